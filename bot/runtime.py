@@ -1,0 +1,140 @@
+"""The composition root: builds storage, the core, the Telegram adapter and background work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.settings import Settings
+from conversations.core.context import CoreContext, SystemClock
+from conversations.core.delivery import Deliverer
+from conversations.core.i18n import Catalog
+from conversations.core.messages import Channel, ChatAddress, Inbound, Reply
+from conversations.core.outbox import queue
+from conversations.core.ports import Clock
+from conversations.core.ratelimit import SendLimits
+from conversations.core.workdays import WorkingCalendar
+from conversations.engine import CitizenChat
+from handlers.telegram.app import build_application
+from handlers.telegram.files import TelegramMediaFetcher
+from handlers.telegram.sender import TelegramSender
+from storage import migrate
+from storage.database import create_engine, session_factory
+from storage.files import LocalFileStore
+from storage.outbox_queue import SqlOutboxQueue
+from storage.unit_of_work import SqlUnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class KanalAduan:
+    """One bot process. ``start`` returns once polling runs; ``stop`` ends everything."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None):
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.application: Application | None = None  # type: ignore[type-arg]
+
+    async def start(self) -> None:
+        settings = self.settings
+        settings.require_telegram()
+        self.db = create_engine(settings.database_url)
+        await migrate.upgrade(self.db)
+        sessions = session_factory(self.db)
+        config = settings.city()
+        files = LocalFileStore(settings.media_dir)
+        application = build_application(
+            settings.telegram_bot_token.get_secret_value(),
+            settings.telegram_api_base_url,
+            self.dispatch,
+            self.on_failure,
+        )
+        self.application = application
+        bot = application.bot
+        self.ctx = CoreContext(
+            config=config,
+            catalog=Catalog.load(default=settings.default_language),
+            calendar=WorkingCalendar(
+                config.timezone, config.cuti_bersama, config.extra_working_days
+            ),
+            uow=lambda: SqlUnitOfWork(sessions),
+            files=files,
+            desk_chat=ChatAddress(Channel.TELEGRAM, str(settings.admin_chat_id)),
+            clock=self.clock,
+            fetchers={Channel.TELEGRAM.value: TelegramMediaFetcher(bot)},
+        )
+        self.citizens = CitizenChat(self.ctx)
+        limits = SendLimits(
+            global_per_second=settings.telegram_global_rate,
+            private_per_second=settings.telegram_private_rate,
+            private_burst=settings.telegram_private_burst,
+            group_per_minute=settings.telegram_group_per_minute,
+        )
+        self.deliverer = Deliverer(
+            SqlOutboxQueue(sessions),
+            {Channel.TELEGRAM.value: TelegramSender(bot)},
+            files,
+            self.clock,
+            limits,
+            max_attempts=settings.outbox_max_attempts,
+        )
+        self.ctx.wake_outbox = self.deliverer.wake
+        await application.initialize()
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(
+            timeout=settings.telegram_poll_timeout,
+            poll_interval=0.0,
+            drop_pending_updates=False,
+            allowed_updates=Update.ALL_TYPES,
+        )
+        self._tasks.append(
+            asyncio.create_task(self.deliverer.run_forever(settings.outbox_interval_seconds))
+        )
+        log.info("Kanal Aduan is running (%s)", config.city_name)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        application = self.application
+        if application is not None:
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+            await application.shutdown()
+        await self.db.dispose()
+
+    async def dispatch(self, inbound: Inbound) -> str | None:
+        if inbound.is_private:
+            turn = await self.citizens.handle(inbound)
+            return turn.notice
+        return None
+
+    async def on_failure(self, inbound: Inbound) -> None:
+        """An update could not be handled: say so, without details, and lose nothing."""
+        if not inbound.is_private:
+            return
+        try:
+            async with self.ctx.uow() as uow:
+                citizen = await uow.citizens.find(
+                    inbound.chat.channel.value, inbound.sender.user_id
+                )
+                lang = citizen.language if citizen else None
+                text = self.ctx.t(lang, "common.unknown_error")
+                await queue(
+                    uow, inbound.chat, Reply(text), "reply", f"failure:{inbound.update_key}"
+                )
+                await uow.commit()
+            self.deliverer.wake()
+        except Exception:
+            log.exception("could not report the failure to the citizen")

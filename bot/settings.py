@@ -1,0 +1,61 @@
+"""Typed settings: the environment first, then ``.env`` in the working directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from conversations.core.config import CityConfig
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr = Field(default=SecretStr(""))
+    telegram_api_base_url: str = "https://api.telegram.org"
+    admin_chat_id: int = 0
+    database_url: str = "sqlite+aiosqlite:///data/kanal_aduan.db"
+    city_config_path: Path = PACKAGE_DIR / "city.yaml"
+    media_dir: Path = Path("data/media")
+    log_level: str = "INFO"
+    default_language: str = "id"
+    telegram_poll_timeout: int = Field(default=30, ge=0, le=50)
+
+    outbox_interval_seconds: float = Field(default=1.0, gt=0)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    telegram_global_rate: float = Field(default=30.0, gt=0)
+    telegram_private_rate: float = Field(default=1.0, gt=0)
+    telegram_private_burst: int = Field(default=3, ge=1)
+    telegram_group_per_minute: int = Field(default=20, ge=1)
+    deadline_scan_minutes: float = Field(default=5.0, gt=0)
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("TELEGRAM_API_BASE_URL must start with http:// or https://")
+        if value.endswith("/bot"):
+            raise ValueError("TELEGRAM_API_BASE_URL is scheme, host and port only (no /bot)")
+        return value
+
+    def city(self) -> CityConfig:
+        data = yaml.safe_load(self.city_config_path.read_text(encoding="utf-8"))
+        return CityConfig.model_validate(data)
+
+    def require_telegram(self) -> None:
+        missing = [
+            name
+            for name, ok in (
+                ("TELEGRAM_BOT_TOKEN", bool(self.telegram_bot_token.get_secret_value())),
+                ("ADMIN_CHAT_ID", self.admin_chat_id != 0),
+            )
+            if not ok
+        ]
+        if missing:
+            raise SystemExit(f"missing settings: {', '.join(missing)} (see .env.example)")

@@ -1,0 +1,130 @@
+"""The complaint card officers see. Anonymous reporters never appear on it."""
+
+from __future__ import annotations
+
+from conversations.core.context import CoreContext
+from conversations.core.domain import Attachment, Citizen, Complaint
+from conversations.core.lifecycle import Action, Role, Status, actions_from
+from conversations.core.messages import Choice, Location, Reply
+
+CARD_ACTIONS = (
+    Action.VERIFY,
+    Action.DISPATCH,
+    Action.START,
+    Action.RESOLVE,
+    Action.REQUEST_INFO,
+    Action.REJECT,
+    Action.NOT_AUTHORITY,
+    Action.RETURN,
+)
+
+
+def action_choice_id(action: Action, complaint: Complaint) -> str:
+    return f"op:{action.value}:{complaint.id}:{complaint.version}"
+
+
+def reporter_line(
+    ctx: CoreContext, complaint: Complaint, citizen: Citizen | None, lang: str
+) -> str:
+    if complaint.anonymous or citizen is None:
+        return ctx.t(lang, "card.anonymous_reporter")
+    username = f" (@{citizen.username})" if citizen.username else ""
+    phone = f" {citizen.phone}" if citizen.phone else ""
+    return ctx.t(lang, "card.reporter", name=citizen.display_name, username=username, phone=phone)
+
+
+def location_line(ctx: CoreContext, complaint: Complaint, lang: str) -> str:
+    parts = []
+    if complaint.latitude is not None and complaint.longitude is not None:
+        parts.append(
+            ctx.t(lang, "card.location_pin", lat=complaint.latitude, lon=complaint.longitude)
+        )
+    if complaint.address:
+        parts.append(ctx.t(lang, "card.address", address=complaint.address))
+    return " – ".join(parts) if parts else ctx.t(lang, "card.no_location")
+
+
+def deadline_line(ctx: CoreContext, complaint: Complaint, lang: str) -> str:
+    if complaint.status in (Status.BARU, Status.TERVERIFIKASI) and complaint.verify_due:
+        return ctx.t(lang, "card.deadline_verify", due=ctx.format_datetime(complaint.verify_due))
+    if (
+        complaint.status in (Status.DIDISPOSISIKAN, Status.DITINDAKLANJUTI)
+        and complaint.followup_due
+    ):
+        return ctx.t(
+            lang, "card.deadline_followup", due=ctx.format_datetime(complaint.followup_due)
+        )
+    return ctx.t(lang, "card.deadline_none")
+
+
+def card_text(
+    ctx: CoreContext,
+    complaint: Complaint,
+    citizen: Citizen | None,
+    photo_count: int,
+    lang: str,
+) -> str:
+    agency = ctx.config.agency(complaint.agency)
+    category = ctx.config.category(complaint.category)
+    status = ctx.t(lang, f"status_label.{complaint.status.value}")
+    if complaint.confidential:
+        status += ctx.t(lang, "card.confidential_mark")
+    return ctx.t(
+        lang,
+        "card.text",
+        ticket=complaint.ticket,
+        status=status,
+        category=category.label(lang) if category else complaint.category,
+        agency=agency.name if agency else complaint.agency,
+        reporter=reporter_line(ctx, complaint, citizen, lang),
+        location=location_line(ctx, complaint, lang),
+        photos=ctx.t(lang, "card.photos", count=photo_count),
+        deadline=deadline_line(ctx, complaint, lang),
+        description=complaint.description,
+    )
+
+
+def card_choices(
+    ctx: CoreContext, complaint: Complaint, role: Role, lang: str
+) -> tuple[tuple[Choice, ...], ...]:
+    allowed = set(actions_from(complaint.status, role))
+    buttons = [
+        Choice(action_choice_id(action, complaint), ctx.t(lang, f"officer.button.{action.value}"))
+        for action in CARD_ACTIONS
+        if action in allowed
+    ]
+    return tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
+
+
+def render_card(
+    ctx: CoreContext,
+    complaint: Complaint,
+    citizen: Citizen | None,
+    attachments: list[Attachment],
+    role: Role = Role.DESK,
+    lang: str | None = None,
+) -> Reply:
+    lang = lang or ctx.catalog.default
+    return Reply(
+        text=card_text(ctx, complaint, citizen, len(attachments), lang),
+        choices=card_choices(ctx, complaint, role, lang),
+    )
+
+
+def card_media(
+    ctx: CoreContext, complaint: Complaint, attachments: list[Attachment], lang: str | None = None
+) -> Reply | None:
+    lang = lang or ctx.catalog.default
+    photo_ids = tuple(a.id for a in attachments if a.kind == "photo" and a.id is not None)
+    if not photo_ids:
+        return None
+    caption = ctx.t(
+        lang, "card.photo_caption", index=1, count=len(photo_ids), ticket=complaint.ticket
+    )
+    return Reply(text=caption, photos=photo_ids)
+
+
+def card_location(ctx: CoreContext, complaint: Complaint) -> Reply | None:
+    if complaint.latitude is None or complaint.longitude is None:
+        return None
+    return Reply(text="", location=Location(complaint.latitude, complaint.longitude))

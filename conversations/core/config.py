@@ -1,0 +1,101 @@
+"""The city's configuration: categories, agencies, deadlines, ticket prefix."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+
+class Deadlines(BaseModel):
+    """Deadlines per SP4N-LAPOR! (Perpres 76/2013, PermenPANRB 62/2018)."""
+
+    verify_working_days: int = Field(3, ge=0)
+    followup_working_days: int = Field(5, ge=0)
+    autoclose_working_days: int = Field(10, ge=0)
+    settle_days: int = Field(60, ge=1)
+
+
+class DeadlineOverrides(BaseModel):
+    verify_working_days: int | None = Field(None, ge=0)
+    followup_working_days: int | None = Field(None, ge=0)
+    autoclose_working_days: int | None = Field(None, ge=0)
+    settle_days: int | None = Field(None, ge=1)
+
+
+class Agency(BaseModel):
+    code: str
+    name: str
+    chat_id: int | None = None
+    thread_id: int | None = None
+    use_topic: bool = False
+    officers: list[int] = Field(default_factory=list)
+
+
+class Category(BaseModel):
+    code: str
+    name: dict[str, str]
+    agency: str
+    deadlines: DeadlineOverrides = Field(default_factory=DeadlineOverrides)
+
+    @field_validator("code")
+    @classmethod
+    def _short_code(cls, value: str) -> str:
+        # Category codes travel in callback data, which Telegram caps at 64 bytes.
+        if not re.fullmatch(r"[a-z0-9_]{1,24}", value):
+            raise ValueError("category code: 1-24 of a-z, 0-9, _")
+        return value
+
+    def label(self, lang: str) -> str:
+        return self.name.get(lang) or next(iter(self.name.values()))
+
+
+class CityConfig(BaseModel):
+    city_name: str = "Kota"
+    ticket_prefix: str = "ADU"
+    timezone: str = "Asia/Jakarta"
+    cuti_bersama: list[date] = Field(default_factory=list)
+    extra_working_days: list[date] = Field(default_factory=list)
+    deadlines: Deadlines = Field(default_factory=Deadlines)
+    digest_time: time = time(7, 30)
+    desk_officers: list[int] = Field(default_factory=list)
+    agencies: list[Agency]
+    categories: list[Category]
+
+    @field_validator("ticket_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z][A-Z0-9]{0,7}", value):
+            raise ValueError("ticket_prefix: 1-8 capital letters or digits, starting with a letter")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> CityConfig:
+        codes = {a.code for a in self.agencies}
+        if len(codes) != len(self.agencies):
+            raise ValueError("agency codes must be unique")
+        if len({c.code for c in self.categories}) != len(self.categories):
+            raise ValueError("category codes must be unique")
+        for category in self.categories:
+            if category.agency not in codes:
+                raise ValueError(f"category {category.code}: unknown agency {category.agency}")
+        if not self.categories:
+            raise ValueError("at least one category is needed")
+        return self
+
+    def category(self, code: str) -> Category | None:
+        return next((c for c in self.categories if c.code == code), None)
+
+    def agency(self, code: str | None) -> Agency | None:
+        return next((a for a in self.agencies if a.code == code), None)
+
+    def deadlines_for(self, category_code: str) -> Deadlines:
+        category = self.category(category_code)
+        if category is None:
+            return self.deadlines
+        overrides = category.deadlines.model_dump(exclude_none=True)
+        return self.deadlines.model_copy(update=overrides)
+
+    def agency_of_officer(self, user_id: int) -> list[Agency]:
+        return [a for a in self.agencies if user_id in a.officers]

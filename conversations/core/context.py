@@ -1,0 +1,58 @@
+"""Everything the dialogues and the core need, handed over by ``bot`` (the wiring)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from conversations.core.config import CityConfig
+from conversations.core.i18n import Catalog
+from conversations.core.messages import ChatAddress
+from conversations.core.ports import Clock, FileStore, MediaFetcher, UnitOfWorkFactory
+from conversations.core.workdays import WorkingCalendar
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Limits:
+    description_min: int = 20
+    description_max: int = 4000
+    address_min: int = 5
+    address_max: int = 500
+    max_photos: int = 5
+    max_photo_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass
+class CoreContext:
+    config: CityConfig
+    catalog: Catalog
+    calendar: WorkingCalendar
+    uow: UnitOfWorkFactory
+    files: FileStore
+    desk_chat: ChatAddress
+    clock: Clock = field(default_factory=SystemClock)
+    fetchers: dict[str, MediaFetcher] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+    wake_outbox: Callable[[], None] = lambda: None
+
+    def t(self, lang: str | None, key: str, **values: object) -> str:
+        return self.catalog.t(lang, key, **values)
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.calendar.tz)
+
+    def format_date(self, moment: datetime | None) -> str:
+        if moment is None:
+            return "-"
+        return self.local(moment).strftime("%d-%m-%Y")
+
+    def format_datetime(self, moment: datetime | None) -> str:
+        if moment is None:
+            return "-"
+        return self.local(moment).strftime("%d-%m-%Y %H:%M")

@@ -1,0 +1,150 @@
+"""Domain records the core works with; storage maps them to tables."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from conversations.core.lifecycle import Status
+
+
+@dataclass
+class Citizen:
+    channel: str
+    external_id: str
+    chat_id: str
+    display_name: str
+    username: str | None = None
+    phone: str | None = None
+    language: str = "id"
+    unreachable: bool = False
+    id: int | None = None
+
+
+@dataclass
+class Attachment:
+    kind: str
+    path: str
+    size: int
+    sha256: str
+    channel: str
+    platform_file_id: str | None = None
+    mime_type: str | None = None
+    complaint_id: int | None = None
+    citizen_id: int | None = None
+    source: str = "citizen"
+    created_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass
+class Draft:
+    category: str | None = None
+    description: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str | None = None
+    photo_ids: list[int] = field(default_factory=list)
+    anonymous: bool = False
+    confidential: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Draft:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class Dialogue:
+    """Where a citizen is in a conversation; stored so a restart resumes it."""
+
+    citizen_id: int
+    step: str
+    draft: Draft = field(default_factory=Draft)
+    back: list[str] = field(default_factory=list)
+    editing: bool = False
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Complaint:
+    ticket: str
+    citizen_id: int
+    channel: str
+    chat_id: str
+    category: str
+    agency: str
+    description: str
+    created_at: datetime
+    language: str = "id"
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str | None = None
+    anonymous: bool = False
+    confidential: bool = False
+    status: Status = Status.BARU
+    resume_status: Status | None = None
+    version: int = 1
+    updated_at: datetime | None = None
+    verify_due: datetime | None = None
+    followup_due: datetime | None = None
+    settle_due: datetime | None = None
+    autoclose_due: datetime | None = None
+    dispatched_at: datetime | None = None
+    followed_up_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    rating: int | None = None
+    id: int | None = None
+
+
+@dataclass
+class Event:
+    complaint_id: int
+    at: datetime
+    action: str
+    actor_role: str
+    actor_id: str | None = None
+    actor_name: str | None = None
+    from_status: str | None = None
+    to_status: str | None = None
+    public_message: str | None = None
+    note: str | None = None
+    attachment_ids: list[int] = field(default_factory=list)
+    id: int | None = None
+
+
+@dataclass
+class OutboxItem:
+    """A bot-initiated message, written in the transaction that caused it."""
+
+    channel: str
+    chat_id: str
+    kind: str
+    payload: dict[str, Any]
+    dedupe_key: str
+    thread_id: int | None = None
+    complaint_id: int | None = None
+    status: str = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
+    error: str | None = None
+    sent_message_id: int | None = None
+    id: int | None = None
+
+
+@dataclass
+class CardLink:
+    """A posted card (or topic) and the complaint it shows."""
+
+    chat_id: str
+    message_id: int
+    complaint_id: int
+    role: str
+    thread_id: int | None = None

@@ -1,0 +1,167 @@
+"""What the core needs from the outside world; storage and adapters implement it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from types import TracebackType
+from typing import Protocol, Self
+
+from conversations.core.domain import (
+    Attachment,
+    CardLink,
+    Citizen,
+    Complaint,
+    Dialogue,
+    Event,
+    OutboxItem,
+)
+from conversations.core.lifecycle import Status
+from conversations.core.messages import MediaRef
+
+
+class UpdateLog(Protocol):
+    async def claim(self, key: str) -> bool:
+        """Record an inbound update; False when it was seen before."""
+
+
+class Citizens(Protocol):
+    async def get(self, citizen_id: int) -> Citizen | None: ...
+    async def find(self, channel: str, external_id: str) -> Citizen | None: ...
+    async def add(self, citizen: Citizen) -> Citizen: ...
+    async def update(self, citizen: Citizen) -> None: ...
+    async def find_by_chat(self, channel: str, chat_id: str) -> Citizen | None: ...
+
+
+class Dialogues(Protocol):
+    async def get(self, citizen_id: int) -> Dialogue | None: ...
+    async def save(self, dialogue: Dialogue) -> None: ...
+    async def delete(self, citizen_id: int) -> None: ...
+
+
+class Attachments(Protocol):
+    async def add(self, attachment: Attachment) -> Attachment: ...
+    async def get_many(self, ids: Sequence[int]) -> list[Attachment]: ...
+    async def attach(self, ids: Sequence[int], complaint_id: int) -> None: ...
+    async def for_complaint(self, complaint_id: int) -> list[Attachment]: ...
+
+
+class Complaints(Protocol):
+    async def next_ticket(self, prefix: str, now: datetime) -> str: ...
+    async def add(self, complaint: Complaint) -> Complaint: ...
+    async def get(self, complaint_id: int) -> Complaint | None: ...
+    async def by_ticket(self, ticket: str) -> Complaint | None: ...
+    async def for_citizen(self, citizen_id: int, limit: int = 10) -> list[Complaint]: ...
+    async def update(self, complaint: Complaint, expected_version: int) -> bool:
+        """Save if the stored version is still ``expected_version``; bump it."""
+
+    async def queue(
+        self, statuses: Sequence[Status], agency: str | None = None, limit: int = 20
+    ) -> list[Complaint]: ...
+    async def pending_for_citizen(self, citizen_id: int) -> list[Complaint]:
+        """Complaints waiting (tertunda) on this citizen, oldest first."""
+
+
+class Events(Protocol):
+    async def add(self, event: Event) -> Event: ...
+    async def for_complaint(self, complaint_id: int) -> list[Event]: ...
+
+
+class Outbox(Protocol):
+    async def add(self, item: OutboxItem) -> bool:
+        """Queue a message; False when its dedupe key is already queued."""
+
+
+class Cards(Protocol):
+    async def add(self, link: CardLink) -> None: ...
+    async def find(self, chat_id: str, message_id: int) -> CardLink | None: ...
+    async def for_complaint(self, complaint_id: int) -> list[CardLink]: ...
+
+
+class UnitOfWork(Protocol):
+    updates: UpdateLog
+    citizens: Citizens
+    dialogues: Dialogues
+    attachments: Attachments
+    complaints: Complaints
+    events: Events
+    outbox: Outbox
+    cards: Cards
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    path: str
+    size: int
+    sha256: str
+    mime_type: str | None
+
+
+class FileTooLarge(Exception):
+    pass
+
+
+class MediaFetcher(Protocol):
+    """Downloads a platform file (Telegram getFile, WhatsApp media URL)."""
+
+    async def fetch(self, media: MediaRef) -> bytes: ...
+
+
+class FileStore(Protocol):
+    async def save(self, data: bytes, kind: str, mime_type: str | None) -> StoredFile: ...
+    async def load(self, path: str) -> bytes: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SendOutcome(StrEnum):
+    SENT = "sent"
+    RETRY_AFTER = "retry_after"
+    TRANSIENT = "transient"
+    FORBIDDEN = "forbidden"
+    REJECTED = "rejected"
+    THREAD_GONE = "thread_gone"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: SendOutcome
+    message_id: int | None = None
+    retry_after: float | None = None
+    detail: str | None = None
+
+
+class MessageSender(Protocol):
+    """Delivers one outbox item on its platform."""
+
+    async def deliver(self, item: OutboxItem, files: FileStore) -> SendResult: ...
+
+
+class OutboxQueue(Protocol):
+    """The delivery side of the outbox; each call is its own transaction."""
+
+    async def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
+        """Due items, oldest first, at most the oldest unsent ones per chat."""
+
+    async def mark_sent(self, item: OutboxItem, message_id: int | None, now: datetime) -> None: ...
+    async def reschedule(self, item: OutboxItem, at: datetime, error: str) -> None: ...
+    async def mark_failed(self, item: OutboxItem, error: str, now: datetime) -> None: ...
+    async def mark_unreachable(self, item: OutboxItem, error: str, now: datetime) -> None: ...

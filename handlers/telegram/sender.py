@@ -1,0 +1,160 @@
+"""Outbox items -> Bot API calls, and Bot API errors -> delivery outcomes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from conversations.core.domain import OutboxItem
+from conversations.core.messages import Reply
+from conversations.core.ports import FileStore, SendOutcome, SendResult
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+CALLBACK_LIMIT = 64
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Split at line breaks where possible; Telegram refuses longer messages."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    parts.append(text)
+    return parts
+
+
+def trim(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def markup(reply: Reply) -> Markup:
+    if reply.ask_location:
+        rows = [[KeyboardButton(reply.location_button or "📍", request_location=True)]]
+        rows += [[KeyboardButton(choice.label) for choice in row] for row in reply.choices]
+        return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
+    if reply.choices:
+        for row in reply.choices:
+            for choice in row:
+                if len(choice.id.encode()) > CALLBACK_LIMIT:
+                    raise ValueError(f"callback data over {CALLBACK_LIMIT} bytes: {choice.id}")
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(c.label, callback_data=c.id) for c in row]
+                for row in reply.choices
+            ]
+        )
+    if reply.remove_keyboard:
+        return ReplyKeyboardRemove()
+    return None
+
+
+class TelegramSender:
+    def __init__(self, bot: Bot):
+        self.bot = bot
+
+    async def deliver(self, item: OutboxItem, files: FileStore) -> SendResult:
+        try:
+            message_id = await self._send(item, files)
+        except RetryAfter as error:
+            value: Any = error.retry_after
+            seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+            return SendResult(SendOutcome.RETRY_AFTER, retry_after=seconds, detail=str(error))
+        except Forbidden as error:
+            return SendResult(SendOutcome.FORBIDDEN, detail=str(error))
+        except BadRequest as error:
+            text = str(error).lower()
+            if "message is not modified" in text:
+                return SendResult(SendOutcome.SENT, detail=str(error))
+            if "thread not found" in text or "topic_deleted" in text or "topic was deleted" in text:
+                return SendResult(SendOutcome.THREAD_GONE, detail=str(error))
+            return SendResult(SendOutcome.REJECTED, detail=str(error))
+        except NetworkError as error:
+            return SendResult(SendOutcome.TRANSIENT, detail=str(error))
+        except TelegramError as error:
+            return SendResult(SendOutcome.REJECTED, detail=str(error))
+        return SendResult(SendOutcome.SENT, message_id=message_id)
+
+    async def _send(self, item: OutboxItem, files: FileStore) -> int | None:
+        reply = Reply.from_dict(item.payload["reply"])
+        chat_id = int(item.chat_id)
+        thread = item.thread_id
+        if item.kind == "edit":
+            target = int(item.payload["message_id"])
+            await self.bot.edit_message_text(
+                trim(reply.text, TEXT_LIMIT),
+                chat_id=chat_id,
+                message_id=target,
+                reply_markup=markup(reply),  # type: ignore[arg-type]
+            )
+            return target
+        if reply.location is not None:
+            sent = await self.bot.send_location(
+                chat_id,
+                latitude=reply.location.latitude,
+                longitude=reply.location.longitude,
+                message_thread_id=thread,
+                reply_to_message_id=item.payload.get("reply_to"),
+            )
+            return sent.message_id
+        if reply.photos:
+            return await self._photos(item, reply, files)
+        parts = split_text(reply.text)
+        sent_last: Message | None = None
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            sent_last = await self.bot.send_message(
+                chat_id,
+                part,
+                message_thread_id=thread,
+                reply_markup=markup(reply) if last else None,
+                reply_to_message_id=item.payload.get("reply_to") if index == 0 else None,
+            )
+        return sent_last.message_id if sent_last else None
+
+    async def _photos(self, item: OutboxItem, reply: Reply, files: FileStore) -> int:
+        sources: list[Any] = []
+        for photo in item.payload.get("photos", []):
+            if photo.get("channel") == "telegram" and photo.get("file_id"):
+                sources.append(photo["file_id"])
+            else:
+                sources.append(await files.load(photo["path"]))
+        caption = trim(reply.text, CAPTION_LIMIT) if reply.text else None
+        reply_to = item.payload.get("reply_to")
+        if len(sources) == 1:
+            sent = await self.bot.send_photo(
+                int(item.chat_id),
+                sources[0],
+                caption=caption,
+                message_thread_id=item.thread_id,
+                reply_to_message_id=reply_to,
+            )
+            return sent.message_id
+        media = [
+            InputMediaPhoto(source, caption=caption if index == 0 else None)
+            for index, source in enumerate(sources[:10])
+        ]
+        messages = await self.bot.send_media_group(
+            int(item.chat_id),
+            media,
+            message_thread_id=item.thread_id,
+            reply_to_message_id=reply_to,
+        )
+        return messages[0].message_id

@@ -1,0 +1,134 @@
+"""python-telegram-bot updates -> neutral inbound events."""
+
+from __future__ import annotations
+
+from telegram import Message, Update, User
+
+from conversations.core.messages import (
+    Channel,
+    ChatAddress,
+    Inbound,
+    InboundKind,
+    Location,
+    MediaRef,
+    Person,
+)
+
+UNSUPPORTED_KINDS = (
+    "sticker",
+    "voice",
+    "video",
+    "video_note",
+    "animation",
+    "audio",
+    "document",
+    "poll",
+    "dice",
+)
+
+
+def person(user: User, phone: str | None = None) -> Person:
+    return Person(
+        user_id=str(user.id),
+        display_name=user.full_name,
+        username=user.username,
+        phone=phone,
+        language_code=user.language_code,
+    )
+
+
+def _address(message: Message) -> ChatAddress:
+    thread = message.message_thread_id if message.is_topic_message else None
+    return ChatAddress(Channel.TELEGRAM, str(message.chat.id), thread)
+
+
+def _command(message: Message) -> tuple[str, str] | None:
+    text = message.text or ""
+    entity = next(iter(message.entities or ()), None)
+    if not text.startswith("/") or entity is None or entity.type != "bot_command" or entity.offset:
+        return None
+    name = text[1 : entity.length].split("@", 1)[0].lower()
+    return name, text[entity.length :].strip()
+
+
+def from_update(update: Update) -> Inbound | None:
+    key = f"tg:{update.update_id}"
+    query = update.callback_query
+    if query is not None:
+        if query.message is None or not isinstance(query.message, Message):
+            return None
+        return Inbound(
+            chat=_address(query.message),
+            sender=person(query.from_user),
+            kind=InboundKind.CHOICE,
+            update_key=key,
+            message_id=query.message.message_id,
+            is_private=query.message.chat.type == "private",
+            choice=query.data or "",
+            callback_id=query.id,
+        )
+    message = update.message
+    if message is None or message.from_user is None:
+        return None
+    base = {
+        "chat": _address(message),
+        "update_key": key,
+        "message_id": message.message_id,
+        "is_private": message.chat.type == "private",
+        "reply_to_message_id": (
+            message.reply_to_message.message_id
+            if message.reply_to_message is not None and not _is_topic_root(message)
+            else None
+        ),
+    }
+    sender = person(message.from_user)
+    if message.text is not None:
+        command = _command(message)
+        if command is not None:
+            return Inbound(
+                sender=sender,
+                kind=InboundKind.COMMAND,
+                text=message.text,
+                command=command[0],
+                args=command[1],
+                **base,
+            )  # type: ignore[arg-type]
+        return Inbound(sender=sender, kind=InboundKind.TEXT, text=message.text, **base)  # type: ignore[arg-type]
+    if message.location is not None:
+        location = Location(message.location.latitude, message.location.longitude)
+        return Inbound(sender=sender, kind=InboundKind.LOCATION, location=location, **base)  # type: ignore[arg-type]
+    if message.photo:
+        largest = max(message.photo, key=lambda p: (p.file_size or 0, p.width * p.height))
+        media = MediaRef(
+            largest.file_id, largest.file_unique_id, "photo", "image/jpeg", largest.file_size
+        )
+        return Inbound(
+            sender=sender, kind=InboundKind.PHOTO, media=(media,), text=message.caption, **base
+        )  # type: ignore[arg-type]
+    document = message.document
+    if document is not None and (document.mime_type or "").startswith("image/"):
+        media = MediaRef(
+            document.file_id,
+            document.file_unique_id,
+            "photo",
+            document.mime_type,
+            document.file_size,
+        )
+        return Inbound(
+            sender=sender, kind=InboundKind.PHOTO, media=(media,), text=message.caption, **base
+        )  # type: ignore[arg-type]
+    if message.contact is not None:
+        return Inbound(
+            sender=person(message.from_user, message.contact.phone_number),
+            kind=InboundKind.CONTACT,
+            contact_phone=message.contact.phone_number,
+            **base,
+        )  # type: ignore[arg-type]
+    what = next((k for k in UNSUPPORTED_KINDS if getattr(message, k, None)), "other")
+    return Inbound(sender=sender, kind=InboundKind.UNSUPPORTED, unsupported=what, **base)  # type: ignore[arg-type]
+
+
+def _is_topic_root(message: Message) -> bool:
+    # In forum topics every message "replies" to the topic's creation message.
+    reply = message.reply_to_message
+    return bool(message.is_topic_message and reply is not None and reply.forum_topic_created)

@@ -1,0 +1,349 @@
+"""Repositories over one AsyncSession; the unit of work owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conversations.core.domain import (
+    Attachment,
+    CardLink,
+    Citizen,
+    Complaint,
+    Dialogue,
+    Draft,
+    Event,
+    OutboxItem,
+)
+from conversations.core.lifecycle import Status
+from storage.mapping import from_db_time, row_values, to_db_time, to_record
+from storage.tables import (
+    AttachmentRow,
+    CardLinkRow,
+    CitizenRow,
+    ComplaintRow,
+    DialogueRow,
+    EventRow,
+    OutboxRow,
+    ProcessedUpdateRow,
+    TicketCounterRow,
+)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlUpdateLog:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def claim(self, key: str) -> bool:
+        if await self.session.get(ProcessedUpdateRow, key) is not None:
+            return False
+        try:
+            async with self.session.begin_nested():
+                self.session.add(ProcessedUpdateRow(key=key, at=_utcnow()))
+        except IntegrityError:
+            return False
+        return True
+
+
+class SqlCitizens:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def get(self, citizen_id: int) -> Citizen | None:
+        row = await self.session.get(CitizenRow, citizen_id)
+        return to_record(row, Citizen) if row else None
+
+    async def find(self, channel: str, external_id: str) -> Citizen | None:
+        row = (
+            await self.session.execute(
+                select(CitizenRow).where(
+                    CitizenRow.channel == channel, CitizenRow.external_id == external_id
+                )
+            )
+        ).scalar_one_or_none()
+        return to_record(row, Citizen) if row else None
+
+    async def find_by_chat(self, channel: str, chat_id: str) -> Citizen | None:
+        row = (
+            (
+                await self.session.execute(
+                    select(CitizenRow).where(
+                        CitizenRow.channel == channel, CitizenRow.chat_id == chat_id
+                    )
+                )
+            )
+            .scalars()
+            .first()
+        )
+        return to_record(row, Citizen) if row else None
+
+    async def add(self, citizen: Citizen) -> Citizen:
+        row = CitizenRow(**row_values(citizen))
+        self.session.add(row)
+        await self.session.flush()
+        citizen.id = row.id
+        return citizen
+
+    async def update(self, citizen: Citizen) -> None:
+        values = row_values(citizen)
+        await self.session.execute(
+            update(CitizenRow).where(CitizenRow.id == citizen.id).values(**values)  # type: ignore[arg-type]
+        )
+
+
+class SqlDialogues:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def get(self, citizen_id: int) -> Dialogue | None:
+        row = await self.session.get(DialogueRow, citizen_id)
+        if row is None:
+            return None
+        return Dialogue(
+            citizen_id=row.citizen_id,
+            step=row.step,
+            draft=Draft.from_dict(row.draft),
+            back=list(row.back),
+            editing=row.editing,
+            context=dict(row.context),
+        )
+
+    async def save(self, dialogue: Dialogue) -> None:
+        row = await self.session.get(DialogueRow, dialogue.citizen_id)
+        if row is None:
+            row = DialogueRow(
+                citizen_id=dialogue.citizen_id, step=dialogue.step, updated_at=_utcnow()
+            )
+            self.session.add(row)
+        row.step = dialogue.step
+        row.draft = dialogue.draft.to_dict()
+        row.back = list(dialogue.back)
+        row.editing = dialogue.editing
+        row.context = dict(dialogue.context)
+        row.updated_at = _utcnow()
+
+    async def delete(self, citizen_id: int) -> None:
+        row = await self.session.get(DialogueRow, citizen_id)
+        if row is not None:
+            await self.session.delete(row)
+
+
+class SqlAttachments:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add(self, attachment: Attachment) -> Attachment:
+        if attachment.created_at is None:
+            attachment.created_at = datetime.now(UTC)
+        row = AttachmentRow(**row_values(attachment))
+        self.session.add(row)
+        await self.session.flush()
+        attachment.id = row.id
+        return attachment
+
+    async def get_many(self, ids: Sequence[int]) -> list[Attachment]:
+        if not ids:
+            return []
+        rows = (
+            await self.session.execute(select(AttachmentRow).where(AttachmentRow.id.in_(ids)))  # type: ignore[union-attr]
+        ).scalars()
+        by_id = {row.id: to_record(row, Attachment) for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    async def attach(self, ids: Sequence[int], complaint_id: int) -> None:
+        if ids:
+            await self.session.execute(
+                update(AttachmentRow)
+                .where(AttachmentRow.id.in_(ids))  # type: ignore[union-attr]
+                .values(complaint_id=complaint_id)
+            )
+
+    async def for_complaint(self, complaint_id: int) -> list[Attachment]:
+        rows = (
+            await self.session.execute(
+                select(AttachmentRow)
+                .where(AttachmentRow.complaint_id == complaint_id)
+                .order_by(AttachmentRow.id)  # type: ignore[arg-type]
+            )
+        ).scalars()
+        return [to_record(row, Attachment) for row in rows]
+
+
+def _complaint(row: ComplaintRow) -> Complaint:
+    return to_record(
+        row,
+        Complaint,
+        status=Status(row.status),
+        resume_status=Status(row.resume_status) if row.resume_status else None,
+    )
+
+
+class SqlComplaints:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def next_ticket(self, prefix: str, now: datetime) -> str:
+        period = now.strftime("%y%m")
+        result = await self.session.execute(
+            update(TicketCounterRow)
+            .where(TicketCounterRow.period == period)  # type: ignore[arg-type]
+            .values(value=TicketCounterRow.value + 1)
+            .returning(TicketCounterRow.value)
+        )
+        value = result.scalar_one_or_none()
+        if value is None:
+            try:
+                async with self.session.begin_nested():
+                    await self.session.execute(
+                        insert(TicketCounterRow).values(period=period, value=1)
+                    )
+                value = 1
+            except IntegrityError:
+                return await self.next_ticket(prefix, now)
+        return f"{prefix}-{period}-{value:04d}"
+
+    async def add(self, complaint: Complaint) -> Complaint:
+        row = ComplaintRow(**row_values(complaint))
+        self.session.add(row)
+        await self.session.flush()
+        complaint.id = row.id
+        return complaint
+
+    async def get(self, complaint_id: int) -> Complaint | None:
+        row = await self.session.get(ComplaintRow, complaint_id, populate_existing=True)
+        return _complaint(row) if row else None
+
+    async def by_ticket(self, ticket: str) -> Complaint | None:
+        row = (
+            await self.session.execute(
+                select(ComplaintRow).where(
+                    func.upper(ComplaintRow.ticket) == ticket.strip().upper()
+                )
+            )
+        ).scalar_one_or_none()
+        return _complaint(row) if row else None
+
+    async def for_citizen(self, citizen_id: int, limit: int = 10) -> list[Complaint]:
+        rows = (
+            await self.session.execute(
+                select(ComplaintRow)
+                .where(ComplaintRow.citizen_id == citizen_id)
+                .order_by(ComplaintRow.id.desc())  # type: ignore[union-attr]
+                .limit(limit)
+            )
+        ).scalars()
+        return [_complaint(row) for row in rows]
+
+    async def update(self, complaint: Complaint, expected_version: int) -> bool:
+        values = row_values(complaint)
+        values.pop("id")
+        values["version"] = expected_version + 1
+        values["updated_at"] = _utcnow()
+        result = await self.session.execute(
+            update(ComplaintRow)
+            .where(ComplaintRow.id == complaint.id, ComplaintRow.version == expected_version)  # type: ignore[arg-type]
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        complaint.version = expected_version + 1
+        return True
+
+    async def queue(
+        self, statuses: Sequence[Status], agency: str | None = None, limit: int = 20
+    ) -> list[Complaint]:
+        query = select(ComplaintRow).where(ComplaintRow.status.in_([s.value for s in statuses]))  # type: ignore[attr-defined]
+        if agency is not None:
+            query = query.where(ComplaintRow.agency == agency)
+        rows = (
+            await self.session.execute(
+                query.order_by(ComplaintRow.created_at, ComplaintRow.id).limit(limit)
+            )  # type: ignore[arg-type]
+        ).scalars()
+        return [_complaint(row) for row in rows]
+
+    async def pending_for_citizen(self, citizen_id: int) -> list[Complaint]:
+        rows = (
+            await self.session.execute(
+                select(ComplaintRow)
+                .where(
+                    ComplaintRow.citizen_id == citizen_id,
+                    ComplaintRow.status == Status.TERTUNDA.value,
+                )
+                .order_by(ComplaintRow.id)  # type: ignore[arg-type]
+            )
+        ).scalars()
+        return [_complaint(row) for row in rows]
+
+
+class SqlEvents:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add(self, event: Event) -> Event:
+        row = EventRow(**row_values(event))
+        self.session.add(row)
+        await self.session.flush()
+        event.id = row.id
+        return event
+
+    async def for_complaint(self, complaint_id: int) -> list[Event]:
+        rows = (
+            await self.session.execute(
+                select(EventRow).where(EventRow.complaint_id == complaint_id).order_by(EventRow.id)  # type: ignore[arg-type]
+            )
+        ).scalars()
+        return [to_record(row, Event) for row in rows]
+
+
+class SqlOutbox:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add(self, item: OutboxItem) -> bool:
+        if item.created_at is None:
+            item.created_at = datetime.now(UTC)
+        exists = (
+            await self.session.execute(
+                select(OutboxRow.id).where(OutboxRow.dedupe_key == item.dedupe_key)
+            )
+        ).first()
+        if exists is not None:
+            return False
+        row = OutboxRow(**row_values(item))
+        self.session.add(row)
+        await self.session.flush()
+        item.id = row.id
+        return True
+
+
+class SqlCards:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add(self, link: CardLink) -> None:
+        await self.session.merge(CardLinkRow(**row_values(link)))
+
+    async def find(self, chat_id: str, message_id: int) -> CardLink | None:
+        row = await self.session.get(CardLinkRow, (chat_id, message_id))
+        return to_record(row, CardLink) if row else None
+
+    async def for_complaint(self, complaint_id: int) -> list[CardLink]:
+        rows = (
+            await self.session.execute(
+                select(CardLinkRow).where(CardLinkRow.complaint_id == complaint_id)
+            )
+        ).scalars()
+        return [to_record(row, CardLink) for row in rows]
+
+
+__all__ = ["from_db_time", "to_db_time"]

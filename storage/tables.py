@@ -1,0 +1,146 @@
+"""SQLModel tables. Mapped to and from the core's records in repositories."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class ProcessedUpdateRow(SQLModel, table=True):
+    __tablename__ = "processed_update"
+    key: str = Field(primary_key=True, max_length=120)
+    at: datetime
+
+
+class CitizenRow(SQLModel, table=True):
+    __tablename__ = "citizen"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=64, index=True)
+    display_name: str = Field(max_length=200)
+    username: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, max_length=32)
+    language: str = Field(default="id", max_length=8)
+    unreachable: bool = False
+
+
+class DialogueRow(SQLModel, table=True):
+    __tablename__ = "dialogue"
+    citizen_id: int = Field(primary_key=True, foreign_key="citizen.id")
+    step: str = Field(max_length=40)
+    draft: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    back: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    editing: bool = False
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime
+
+
+class AttachmentRow(SQLModel, table=True):
+    __tablename__ = "attachment"
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int | None = Field(default=None, foreign_key="complaint.id", index=True)
+    citizen_id: int | None = Field(default=None, foreign_key="citizen.id")
+    kind: str = Field(max_length=16)
+    path: str = Field(max_length=300)
+    size: int
+    sha256: str = Field(max_length=64)
+    channel: str = Field(max_length=16)
+    platform_file_id: str | None = Field(default=None, max_length=256)
+    mime_type: str | None = Field(default=None, max_length=100)
+    source: str = Field(default="citizen", max_length=16)
+    created_at: datetime
+
+
+class TicketCounterRow(SQLModel, table=True):
+    __tablename__ = "ticket_counter"
+    period: str = Field(primary_key=True, max_length=16)
+    value: int = 0
+
+
+class ComplaintRow(SQLModel, table=True):
+    __tablename__ = "complaint"
+    __table_args__ = (
+        Index("ix_complaint_status_verify_due", "status", "verify_due"),
+        Index("ix_complaint_status_followup_due", "status", "followup_due"),
+        Index("ix_complaint_status_autoclose_due", "status", "autoclose_due"),
+        Index("ix_complaint_agency_status", "agency", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    ticket: str = Field(max_length=32, unique=True)
+    citizen_id: int = Field(foreign_key="citizen.id", index=True)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    language: str = Field(default="id", max_length=8)
+    category: str = Field(max_length=32)
+    agency: str = Field(max_length=32)
+    description: str
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str | None = Field(default=None, max_length=500)
+    anonymous: bool = False
+    confidential: bool = False
+    status: str = Field(max_length=20)
+    resume_status: str | None = Field(default=None, max_length=20)
+    version: int = 1
+    created_at: datetime
+    updated_at: datetime | None = None
+    verify_due: datetime | None = None
+    followup_due: datetime | None = None
+    settle_due: datetime | None = None
+    autoclose_due: datetime | None = None
+    dispatched_at: datetime | None = None
+    followed_up_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    rating: int | None = None
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "complaint_event"
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    at: datetime
+    action: str = Field(max_length=32)
+    actor_role: str = Field(max_length=16)
+    actor_id: str | None = Field(default=None, max_length=64)
+    actor_name: str | None = Field(default=None, max_length=200)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str | None = Field(default=None, max_length=20)
+    public_message: str | None = None
+    note: str | None = None
+    attachment_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=160, unique=True)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64, index=True)
+    thread_id: int | None = None
+    kind: str = Field(max_length=24)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    complaint_id: int | None = Field(default=None, index=True)
+    status: str = Field(default="pending", max_length=12)
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    lease_until: datetime | None = None
+    created_at: datetime
+    sent_at: datetime | None = None
+    error: str | None = None
+    sent_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class CardLinkRow(SQLModel, table=True):
+    __tablename__ = "card_link"
+    chat_id: str = Field(primary_key=True, max_length=64)
+    message_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    role: str = Field(max_length=16)
+    thread_id: int | None = None

@@ -1,0 +1,53 @@
+"""One transaction over every repository."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import (
+    SqlAttachments,
+    SqlCards,
+    SqlCitizens,
+    SqlComplaints,
+    SqlDialogues,
+    SqlEvents,
+    SqlOutbox,
+    SqlUpdateLog,
+)
+
+
+class SqlUnitOfWork:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+        self._sessions = sessions
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        self.updates = SqlUpdateLog(self.session)
+        self.citizens = SqlCitizens(self.session)
+        self.dialogues = SqlDialogues(self.session)
+        self.attachments = SqlAttachments(self.session)
+        self.complaints = SqlComplaints(self.session)
+        self.events = SqlEvents(self.session)
+        self.outbox = SqlOutbox(self.session)
+        self.cards = SqlCards(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()

@@ -1,0 +1,79 @@
+"""Drive the neutral citizen chat like a person would, and read what the bot says."""
+
+from __future__ import annotations
+
+import itertools
+
+from conversations.core.messages import (
+    Channel,
+    ChatAddress,
+    Inbound,
+    InboundKind,
+    Location,
+    MediaRef,
+    Person,
+    Reply,
+)
+from conversations.engine import CitizenChat
+from tests.support.core import Core
+
+_updates = itertools.count(1)
+
+
+class Citizen:
+    def __init__(self, core: Core, chat: CitizenChat, user_id: int = 1001, name: str = "Siti"):
+        self.core = core
+        self.chat = chat
+        self.person = Person(str(user_id), name, username=name.lower(), language_code="id")
+        self.address = ChatAddress(Channel.TELEGRAM, str(user_id))
+        self.heard: list[Reply] = []
+
+    @property
+    def last(self) -> Reply:
+        return self.heard[-1]
+
+    @property
+    def last_text(self) -> str:
+        return self.heard[-1].text
+
+    async def _send(self, kind: InboundKind, **fields: object) -> list[Reply]:
+        inbound = Inbound(
+            chat=self.address,
+            sender=self.person,
+            kind=kind,
+            update_key=f"test:{next(_updates)}",
+            **fields,  # type: ignore[arg-type]
+        )
+        turn = await self.chat.handle(inbound)
+        self.heard.extend(turn.replies)
+        return turn.replies
+
+    async def says(self, text: str) -> list[Reply]:
+        if text.startswith("/"):
+            command, _, args = text[1:].partition(" ")
+            return await self._send(InboundKind.COMMAND, text=text, command=command, args=args)
+        return await self._send(InboundKind.TEXT, text=text)
+
+    async def presses(self, label: str) -> list[Reply]:
+        """Press the button with this label on the latest message that has it."""
+        for reply in reversed(self.heard):
+            for row in reply.choices:
+                for choice in row:
+                    if choice.label == label or choice.id == label:
+                        return await self._send(InboundKind.CHOICE, choice=choice.id)
+        raise AssertionError(f"no button {label!r}; last buttons: {self.buttons()}")
+
+    async def shares_location(self, latitude: float, longitude: float) -> list[Reply]:
+        return await self._send(InboundKind.LOCATION, location=Location(latitude, longitude))
+
+    async def sends_photo(self, data: bytes = b"\xff\xd8\xff photo") -> list[Reply]:
+        file_id = f"photo-{next(_updates)}"
+        self.core.fetcher.add(file_id, data)
+        media = MediaRef(file_id, f"u-{file_id}", "photo", "image/jpeg", len(data))
+        return await self._send(InboundKind.PHOTO, media=(media,))
+
+    async def sends_sticker(self) -> list[Reply]:
+        return await self._send(InboundKind.UNSUPPORTED, unsupported="sticker")
+
+    def buttons(self) -> list[str]:
+        return [choice.label for row in self.last.choices for choice in row] if self.heard else []

@@ -1,0 +1,240 @@
+"""The complaint dialogue, specified as chats on the neutral engine (no platform)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from conversations.engine import CitizenChat
+from tests.support.chat import Citizen
+from tests.support.core import Core, build_core
+
+DESCRIPTION = "Jalan di depan SDN 2 berlubang besar sejak seminggu, motor sering jatuh."
+
+
+@pytest.fixture
+def core(engine: AsyncEngine, tmp_path: Path) -> Core:
+    return build_core(engine, tmp_path / "media")
+
+
+@pytest.fixture
+def siti(core: Core) -> Citizen:
+    return Citizen(core, CitizenChat(core.ctx))
+
+
+async def fill_until_summary(siti: Citizen) -> None:
+    await siti.says("/lapor")
+    await siti.presses("Jalan dan jembatan")
+    await siti.says(DESCRIPTION)
+    await siti.shares_location(-8.0983, 112.1681)
+    await siti.presses("Lewati ➡️")
+    await siti.presses("Lewati ➡️")
+    await siti.presses("Biasa")
+
+
+class TestStart:
+    async def test_start_greets_in_indonesian_with_the_menu(self, siti: Citizen) -> None:
+        await siti.says("/start")
+        assert "Selamat datang" in siti.last_text
+        assert siti.buttons() == [
+            "📝 Aduan baru", "📋 Aduan saya", "🔎 Cek status", "❓ Bantuan", "🌐 Bahasa / Language",
+        ]
+
+    async def test_language_switch_to_english_persists(self, siti: Citizen) -> None:
+        await siti.says("/bahasa")
+        await siti.presses("🇬🇧 English")
+        assert siti.heard[-2].text == "Language changed to English."
+        await siti.says("/lapor")
+        assert siti.last_text.startswith("Step 1/5")
+
+
+class TestHappyPath:
+    async def test_whole_complaint_gets_a_ticket(self, siti: Citizen, core: Core) -> None:
+        await siti.says("/lapor")
+        assert siti.last_text.startswith("Langkah 1/5")
+        assert "Sampah dan kebersihan" in siti.buttons()
+        await siti.presses("Jalan dan jembatan")
+        assert siti.last_text.startswith("Langkah 2/5")
+        await siti.says(DESCRIPTION)
+        assert siti.last_text.startswith("Langkah 3/5")
+        assert siti.last.ask_location
+        await siti.shares_location(-8.0983, 112.1681)
+        assert "Titik lokasi diterima" in siti.last_text
+        await siti.says("Jl. Merdeka no. 5, depan SDN 2")
+        assert siti.last_text.startswith("Langkah 4/5")
+        await siti.sends_photo(b"\xff\xd8\xff one")
+        assert siti.last_text.startswith("Foto 1/5 diterima")
+        await siti.sends_photo(b"\xff\xd8\xff two")
+        assert siti.last_text.startswith("Foto 2/5 diterima")
+        await siti.presses("✅ Selesai")
+        assert siti.last_text.startswith("Langkah 5/5")
+        await siti.presses("🔒 Rahasia")
+        summary = siti.last_text
+        assert "Kategori: Jalan dan jembatan" in summary
+        assert DESCRIPTION in summary
+        assert "Jl. Merdeka no. 5" in summary
+        assert "2 foto" in summary
+        assert "Kerahasiaan: rahasia" in summary
+        await siti.presses("📨 Kirim")
+        assert "ADU-2611-0001" in siti.last_text
+        assert "3 hari kerja" in siti.last_text
+        assert "02-12-2026" in siti.last_text  # Friday 27 Nov + 3 working days
+
+    async def test_the_ticket_lists_under_my_complaints_and_status(self, siti: Citizen) -> None:
+        await fill_until_summary(siti)
+        await siti.presses("📨 Kirim")
+        await siti.says("/aduansaya")
+        assert "ADU-2611-0001 – Baru (menunggu verifikasi)" in siti.last_text
+        await siti.says("/status adu-2611-0001")
+        assert "Status: Baru (menunggu verifikasi)" in siti.last_text
+        assert "Dinas Pekerjaan Umum" in siti.last_text
+
+    async def test_tickets_count_up(self, siti: Citizen) -> None:
+        await fill_until_summary(siti)
+        await siti.presses("📨 Kirim")
+        await fill_until_summary(siti)
+        await siti.presses("📨 Kirim")
+        assert "ADU-2611-0002" in siti.last_text
+
+
+class TestWrongInputIsReprompted:
+    async def test_sticker_at_the_description_step(self, siti: Citizen) -> None:
+        await siti.says("/lapor")
+        await siti.presses("Jalan dan jembatan")
+        await siti.sends_sticker()
+        assert "berupa teks" in siti.last_text
+        await siti.says(DESCRIPTION)
+        assert siti.last_text.startswith("Langkah 3/5")
+
+    async def test_too_short_description(self, siti: Citizen) -> None:
+        await siti.says("/lapor")
+        await siti.presses("Jalan dan jembatan")
+        await siti.says("jalan rusak")
+        assert "terlalu pendek (11 karakter)" in siti.last_text
+
+    async def test_5000_character_description_keeps_the_category(self, siti: Citizen) -> None:
+        await siti.says("/lapor")
+        await siti.presses("Sampah dan kebersihan")
+        await siti.says("x" * 5000)
+        assert "terlalu panjang (5000 karakter). Maksimal 4000" in siti.last_text
+        await siti.says(DESCRIPTION)
+        await siti.says("Pasar Legi, Jl. Kenanga")
+        await siti.presses("Lewati ➡️")
+        await siti.presses("Biasa")
+        assert "Kategori: Sampah dan kebersihan" in siti.last_text
+
+    async def test_text_at_the_photo_step(self, siti: Citizen) -> None:
+        await siti.says("/lapor")
+        await siti.presses("Jalan dan jembatan")
+        await siti.says(DESCRIPTION)
+        await siti.says("Jl. Merdeka no. 5")
+        await siti.sends_photo()
+        await siti.says("ini fotonya")
+        assert "mohon kirim foto" in siti.last_text
+        assert "✅ Selesai" in siti.buttons()
+
+    async def test_a_sixth_photo_is_refused_and_five_are_kept(self, siti: Citizen) -> None:
+        await siti.says("/lapor")
+        await siti.presses("Jalan dan jembatan")
+        await siti.says(DESCRIPTION)
+        await siti.says("Jl. Merdeka no. 5")
+        for n in range(5):
+            await siti.sends_photo(bytes([n]) * 10)
+        assert siti.last_text.startswith("Foto 5/5 diterima")
+        await siti.sends_photo(b"sixth")
+        assert "Maksimal 5 foto. Foto ke-6 tidak disimpan" in siti.last_text
+        await siti.presses("✅ Selesai")
+        await siti.presses("Biasa")
+        assert "Foto: 5 foto" in siti.last_text
+
+    async def test_location_needs_a_pin_or_an_address(self, siti: Citizen) -> None:
+        await siti.says("/lapor")
+        await siti.presses("Jalan dan jembatan")
+        await siti.says(DESCRIPTION)
+        await siti.sends_photo()
+        assert "bagikan titik lokasi" in siti.last_text
+        await siti.says("abc")
+        assert "minimal 5 karakter" in siti.last_text
+
+    async def test_typed_category_name_counts_as_the_button(self, siti: Citizen) -> None:
+        await siti.says("/lapor")
+        await siti.says("jalan dan jembatan")
+        assert siti.last_text.startswith("Langkah 2/5")
+
+    async def test_free_text_at_the_category_step(self, siti: Citizen) -> None:
+        await siti.says("/lapor")
+        await siti.says("jalan rusak pak")
+        assert "pilih kategori dengan menekan" in siti.last_text
+        assert "Jalan dan jembatan" in siti.buttons()
+
+
+class TestBackCancelEdit:
+    async def test_back_returns_to_the_previous_step_with_answers_kept(self, siti: Citizen) -> None:
+        await siti.says("/lapor")
+        await siti.presses("Jalan dan jembatan")
+        await siti.says(DESCRIPTION)
+        await siti.presses("⬅️ Kembali")
+        assert siti.last_text.startswith("Langkah 2/5")
+        await siti.presses("⬅️ Kembali")
+        assert siti.last_text.startswith("Langkah 1/5")
+        await siti.presses("Drainase dan banjir")
+        await siti.says(DESCRIPTION)
+        await siti.says("Jl. Kenari 7")
+        await siti.presses("Lewati ➡️")
+        await siti.presses("Biasa")
+        assert "Kategori: Drainase dan banjir" in siti.last_text
+
+    async def test_cancel_asks_first_and_no_keeps_everything(self, siti: Citizen) -> None:
+        await siti.says("/lapor")
+        await siti.presses("Jalan dan jembatan")
+        await siti.says(DESCRIPTION)
+        await siti.says("/batal")
+        assert "Batalkan pengisian aduan ini?" in siti.last_text
+        await siti.presses("Tidak, lanjutkan")
+        assert siti.last_text.startswith("Langkah 3/5")
+        await siti.says("Jl. Kenari 7")
+        await siti.presses("Lewati ➡️")
+        await siti.presses("Biasa")
+        assert DESCRIPTION in siti.last_text
+
+    async def test_cancel_yes_forgets_the_draft(self, siti: Citizen) -> None:
+        await siti.says("/lapor")
+        await siti.presses("Jalan dan jembatan")
+        await siti.presses("✖️ Batal")
+        await siti.presses("Ya, batalkan")
+        assert "dibatalkan" in siti.last_text
+        await siti.says("/batal")
+        assert siti.last_text == "Tidak ada aduan yang sedang diisi."
+        await siti.says("/lapor")
+        assert siti.last_text.startswith("Langkah 1/5")
+
+    async def test_edit_one_field_from_the_summary(self, siti: Citizen) -> None:
+        await fill_until_summary(siti)
+        await siti.presses("✏️ Ubah")
+        await siti.presses("Uraian")
+        assert siti.last_text.startswith("Langkah 2/5")
+        await siti.says("Lampu jalan mati total di seluruh gang sejak tiga hari lalu.")
+        assert siti.last_text.startswith("Ringkasan aduan Anda")
+        assert "Lampu jalan mati total" in siti.last_text
+        assert "Kategori: Jalan dan jembatan" in siti.last_text
+
+    async def test_edit_privacy_then_send(self, siti: Citizen) -> None:
+        await fill_until_summary(siti)
+        await siti.presses("✏️ Ubah")
+        await siti.presses("Kerahasiaan")
+        await siti.presses("🕶️🔒 Anonim + rahasia")
+        assert "Kerahasiaan: anonim + rahasia" in siti.last_text
+        await siti.presses("📨 Kirim")
+        assert "ADU-2611-0001" in siti.last_text
+
+
+class TestPrivacyOfStatus:
+    async def test_someone_elses_ticket_is_not_found(self, siti: Citizen, core: Core) -> None:
+        await fill_until_summary(siti)
+        await siti.presses("📨 Kirim")
+        budi = Citizen(core, siti.chat, user_id=1002, name="Budi")
+        await budi.says("/status ADU-2611-0001")
+        assert "tidak ditemukan" in budi.last_text
+        assert DESCRIPTION not in budi.last_text
