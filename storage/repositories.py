@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations.core.domain import (
+    AgencyTopic,
     Attachment,
     CardLink,
     Citizen,
@@ -17,17 +18,20 @@ from conversations.core.domain import (
     Dialogue,
     Draft,
     Event,
+    OfficerRequest,
     OutboxItem,
 )
 from conversations.core.lifecycle import Status
 from storage.mapping import from_db_time, row_values, to_db_time, to_record
 from storage.tables import (
+    AgencyTopicRow,
     AttachmentRow,
     CardLinkRow,
     CitizenRow,
     ComplaintRow,
     DialogueRow,
     EventRow,
+    OfficerRequestRow,
     OutboxRow,
     ProcessedUpdateRow,
     TicketCounterRow,
@@ -344,6 +348,62 @@ class SqlCards:
             )
         ).scalars()
         return [to_record(row, CardLink) for row in rows]
+
+
+class SqlOfficerRequests:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add(self, request: OfficerRequest) -> OfficerRequest:
+        row = OfficerRequestRow(**row_values(request))
+        self.session.add(row)
+        await self.session.flush()
+        request.id = row.id
+        return request
+
+    async def for_complaint(self, complaint_id: int, chat_id: str) -> list[OfficerRequest]:
+        rows = (
+            await self.session.execute(
+                select(OfficerRequestRow)
+                .where(
+                    OfficerRequestRow.complaint_id == complaint_id,
+                    OfficerRequestRow.chat_id == chat_id,
+                )
+                .order_by(OfficerRequestRow.id.desc())  # type: ignore[union-attr]
+            )
+        ).scalars()
+        return [to_record(row, OfficerRequest) for row in rows]
+
+    async def clear(self, complaint_id: int) -> None:
+        await self.session.execute(
+            delete(OfficerRequestRow).where(OfficerRequestRow.complaint_id == complaint_id)  # type: ignore[arg-type]
+        )
+
+
+class SqlAgencyTopics:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def get(self, agency: str, chat_id: str) -> AgencyTopic | None:
+        row = await self.session.get(AgencyTopicRow, (agency, chat_id), populate_existing=True)
+        return to_record(row, AgencyTopic) if row else None
+
+    async def by_thread(self, chat_id: str, thread_id: int) -> AgencyTopic | None:
+        row = (
+            (
+                await self.session.execute(
+                    select(AgencyTopicRow).where(
+                        AgencyTopicRow.chat_id == chat_id, AgencyTopicRow.thread_id == thread_id
+                    )
+                )
+            )
+            .scalars()
+            .first()
+        )
+        return to_record(row, AgencyTopic) if row else None
+
+    async def save(self, topic: AgencyTopic) -> None:
+        await self.session.merge(AgencyTopicRow(**row_values(topic)))
 
 
 __all__ = ["from_db_time", "to_db_time"]

@@ -142,5 +142,25 @@ class CardLinkRow(SQLModel, table=True):
     chat_id: str = Field(primary_key=True, max_length=64)
     message_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     complaint_id: int = Field(foreign_key="complaint.id", index=True)
-    role: str = Field(max_length=16)
+    role: str = Field(max_length=48)  # "desk", "ask", or "agency:<code>"
     thread_id: int | None = None
+
+
+class OfficerRequestRow(SQLModel, table=True):
+    __tablename__ = "officer_request"
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    chat_id: str = Field(max_length=64)
+    action: str = Field(max_length=16)
+    version: int
+    actor_id: str = Field(max_length=64)
+    actor_name: str = Field(max_length=200)
+    agency: str | None = Field(default=None, max_length=32)
+    created_at: datetime
+
+
+class AgencyTopicRow(SQLModel, table=True):
+    __tablename__ = "agency_topic"
+    agency: str = Field(primary_key=True, max_length=32)
+    chat_id: str = Field(primary_key=True, max_length=64)
+    thread_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))

@@ -8,12 +8,14 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
+    SqlAgencyTopics,
     SqlAttachments,
     SqlCards,
     SqlCitizens,
     SqlComplaints,
     SqlDialogues,
     SqlEvents,
+    SqlOfficerRequests,
     SqlOutbox,
     SqlUpdateLog,
 )
@@ -33,6 +35,8 @@ class SqlUnitOfWork:
         self.events = SqlEvents(self.session)
         self.outbox = SqlOutbox(self.session)
         self.cards = SqlCards(self.session)
+        self.requests = SqlOfficerRequests(self.session)
+        self.topics = SqlAgencyTopics(self.session)
         return self
 
     async def __aexit__(

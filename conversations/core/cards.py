@@ -103,11 +103,16 @@ def render_card(
     attachments: list[Attachment],
     role: Role = Role.DESK,
     lang: str | None = None,
+    footer: str | None = None,
+    buttons: bool = True,
 ) -> Reply:
     lang = lang or ctx.catalog.default
+    text = card_text(ctx, complaint, citizen, len(attachments), lang)
+    if footer:
+        text = f"{text}\n\n{footer}"
     return Reply(
-        text=card_text(ctx, complaint, citizen, len(attachments), lang),
-        choices=card_choices(ctx, complaint, role, lang),
+        text=text,
+        choices=card_choices(ctx, complaint, role, lang) if buttons else (),
     )
 
 

@@ -148,3 +148,27 @@ class CardLink:
     complaint_id: int
     role: str
     thread_id: int | None = None
+
+
+@dataclass
+class OfficerRequest:
+    """An officer pressed an action that needs a reason; waiting for their reply."""
+
+    complaint_id: int
+    chat_id: str
+    action: str
+    version: int
+    actor_id: str
+    actor_name: str
+    created_at: datetime
+    agency: str | None = None
+    id: int | None = None
+
+
+@dataclass
+class AgencyTopic:
+    """The forum topic of an agency in the admin group."""
+
+    agency: str
+    chat_id: str
+    thread_id: int

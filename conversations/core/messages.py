@@ -95,6 +95,8 @@ class Reply:
     location: Location | None = None
     remove_keyboard: bool = False
     location_button: str = ""
+    # Ask the client to open a reply to this message (officers giving a reason).
+    force_reply: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,6 +112,7 @@ class Reply:
             location=Location(**loc) if loc else None,
             remove_keyboard=bool(data.get("remove_keyboard", False)),
             location_button=str(data.get("location_button", "")),
+            force_reply=bool(data.get("force_reply", False)),
         )
 
     def choice_ids(self) -> list[str]:

@@ -10,12 +10,14 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from conversations.core.domain import (
+    AgencyTopic,
     Attachment,
     CardLink,
     Citizen,
     Complaint,
     Dialogue,
     Event,
+    OfficerRequest,
     OutboxItem,
 )
 from conversations.core.lifecycle import Status
@@ -80,6 +82,22 @@ class Cards(Protocol):
     async def for_complaint(self, complaint_id: int) -> list[CardLink]: ...
 
 
+class OfficerRequests(Protocol):
+    """Pending "reply with the reason" requests, kept in the database."""
+
+    async def add(self, request: OfficerRequest) -> OfficerRequest: ...
+    async def for_complaint(self, complaint_id: int, chat_id: str) -> list[OfficerRequest]:
+        """Newest first."""
+
+    async def clear(self, complaint_id: int) -> None: ...
+
+
+class AgencyTopics(Protocol):
+    async def get(self, agency: str, chat_id: str) -> AgencyTopic | None: ...
+    async def by_thread(self, chat_id: str, thread_id: int) -> AgencyTopic | None: ...
+    async def save(self, topic: AgencyTopic) -> None: ...
+
+
 class UnitOfWork(Protocol):
     updates: UpdateLog
     citizens: Citizens
@@ -89,6 +107,8 @@ class UnitOfWork(Protocol):
     events: Events
     outbox: Outbox
     cards: Cards
+    requests: OfficerRequests
+    topics: AgencyTopics
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -165,3 +185,15 @@ class OutboxQueue(Protocol):
     async def reschedule(self, item: OutboxItem, at: datetime, error: str) -> None: ...
     async def mark_failed(self, item: OutboxItem, error: str, now: datetime) -> None: ...
     async def mark_unreachable(self, item: OutboxItem, error: str, now: datetime) -> None: ...
+
+
+class ChatAdmins(Protocol):
+    """Who administers a group, as the platform says (cached by the adapter)."""
+
+    async def is_admin(self, chat_id: str, user_id: str) -> bool: ...
+
+
+class ForumTopics(Protocol):
+    """Creates a forum topic in a group; returns its thread id."""
+
+    async def create(self, chat_id: str, name: str) -> int: ...

@@ -1,65 +1,115 @@
-"""Telegram's send limits as token buckets: global, per private chat, per group."""
+"""Telegram's send limits: global, per private chat, per group.
+
+Each limit is a sliding window ("at most ``n`` sends in any ``period``
+seconds"), checked against the real send times, with a small safety margin so
+that clock jitter never lets a window hold one send too many. The global limit
+is a window of one send per ``1/rate`` seconds: sends are spread evenly, so any
+one-second span holds at most ``rate`` of them. Callers ``await acquire(chat)``;
+waiters for the global slot queue in arrival order (no thundering herd).
+See https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+MARGIN = 0.01  # 1 % slack on every window
 
-@dataclass
-class Bucket:
-    rate: float
-    capacity: float
-    tokens: float = -1.0
-    stamp: float = 0.0
 
-    def wait_time(self, now: float) -> float:
-        self._refill(now)
-        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+class Window:
+    """At most ``limit`` events in any ``period`` seconds."""
 
-    def take(self, now: float) -> None:
-        self._refill(now)
-        self.tokens -= 1.0
+    def __init__(self, limit: int, period: float, margin: float = MARGIN):
+        if limit < 1 or period <= 0:
+            raise ValueError("limit >= 1 and period > 0 required")
+        self.limit = limit
+        self.period = period * (1.0 + margin)
+        self.times: deque[float] = deque(maxlen=limit)
 
-    def _refill(self, now: float) -> None:
-        if self.tokens < 0 and self.stamp == 0.0:
-            self.tokens, self.stamp = self.capacity, now
-            return
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
+    def delay(self, now: float) -> float:
+        if len(self.times) < self.limit:
+            return 0.0
+        return max(0.0, self.times[0] + self.period - now)
+
+    def record(self, now: float) -> None:
+        self.times.append(now)
 
 
 @dataclass
 class SendLimits:
-    """Limits from https://core.telegram.org/bots/faq#broadcasting-to-users."""
+    """Limits from https://core.telegram.org/bots/faq#broadcasting-to-users.
+
+    Private chats: ``private_burst`` messages in any ``private_burst /
+    private_per_second`` seconds (1/s sustained, short bursts allowed). Groups
+    (chat ids starting with ``-``): ``group_per_minute`` in any 60 s.
+    """
 
     global_per_second: float = 30.0
     private_per_second: float = 1.0
     private_burst: int = 3
     group_per_minute: int = 20
     clock: Callable[[], float] = time.monotonic
-    _global: Bucket = field(init=False)
-    _chats: dict[str, Bucket] = field(default_factory=dict, init=False)
+    sleep: Callable[[float], object] = asyncio.sleep
+    _global: Window = field(init=False)
+    _global_lock: asyncio.Lock = field(init=False)
+    _chats: dict[str, Window] = field(default_factory=dict, init=False)
+    _chat_locks: dict[str, asyncio.Lock] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self._global = Bucket(self.global_per_second, max(1.0, self.global_per_second))
+        self._global = Window(1, 1.0 / self.global_per_second)
+        self._global_lock = asyncio.Lock()
 
-    def _chat(self, chat_id: str) -> Bucket:
-        bucket = self._chats.get(chat_id)
-        if bucket is None:
+    def _chat(self, chat_id: str) -> Window:
+        window = self._chats.get(chat_id)
+        if window is None:
             if chat_id.startswith("-"):
-                bucket = Bucket(self.group_per_minute / 60.0, float(self.group_per_minute))
+                window = Window(self.group_per_minute, 60.0)
             else:
-                bucket = Bucket(self.private_per_second, float(self.private_burst))
-            self._chats[chat_id] = bucket
-        return bucket
+                burst = self.private_burst
+                window = Window(burst, burst / self.private_per_second)
+            self._chats[chat_id] = window
+        return window
 
     def wait_time(self, chat_id: str) -> float:
+        """Seconds until a send to ``chat_id`` would be allowed (no reservation)."""
         now = self.clock()
-        return max(self._global.wait_time(now), self._chat(chat_id).wait_time(now))
+        return max(self._global.delay(now), self._chat(chat_id).delay(now))
+
+    async def acquire(self, chat_id: str) -> None:
+        """Wait until a message to ``chat_id`` may go out, and count it as sent."""
+        chat = self._chat(chat_id)
+        lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
+        async with lock:
+            while (wait := chat.delay(self.clock())) > 0:
+                await self._sleep(wait)
+            async with self._global_lock:
+                while (wait := self._global.delay(self.clock())) > 0:
+                    await self._sleep(wait)
+                now = self.clock()
+                self._global.record(now)
+            chat.record(now)
+        if len(self._chats) > 50_000:  # forget idle chats now and then
+            self._forget_idle(now)
+
+    async def _sleep(self, seconds: float) -> None:
+        result = self.sleep(seconds)
+        if asyncio.iscoroutine(result):
+            await result
+
+    def _forget_idle(self, now: float) -> None:
+        for key, window in list(self._chats.items()):
+            if window.delay(now) == 0 and (not window.times or now - window.times[-1] > 120):
+                lock = self._chat_locks.get(key)
+                if lock is None or not lock.locked():
+                    self._chats.pop(key, None)
+                    self._chat_locks.pop(key, None)
 
     def take(self, chat_id: str) -> None:
+        """Count a send without waiting (for callers that waited themselves)."""
         now = self.clock()
-        self._global.take(now)
-        self._chat(chat_id).take(now)
+        self._global.record(now)
+        self._chat(chat_id).record(now)

@@ -7,6 +7,7 @@ from typing import Any
 
 from telegram import (
     Bot,
+    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
@@ -25,7 +26,7 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_LIMIT = 64
 
-Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply | None
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -61,6 +62,8 @@ def markup(reply: Reply) -> Markup:
                 for row in reply.choices
             ]
         )
+    if reply.force_reply:
+        return ForceReply()
     if reply.remove_keyboard:
         return ReplyKeyboardRemove()
     return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telegram import Message, Update, User
 
 from conversations.core.messages import (
@@ -70,41 +72,40 @@ def from_update(update: Update) -> Inbound | None:
     message = update.message
     if message is None or message.from_user is None:
         return None
-    base = {
-        "chat": _address(message),
-        "update_key": key,
-        "message_id": message.message_id,
-        "is_private": message.chat.type == "private",
-        "reply_to_message_id": (
+    sender = person(message.from_user)
+    base = Inbound(
+        chat=_address(message),
+        sender=sender,
+        kind=InboundKind.UNSUPPORTED,
+        update_key=key,
+        message_id=message.message_id,
+        is_private=message.chat.type == "private",
+        reply_to_message_id=(
             message.reply_to_message.message_id
             if message.reply_to_message is not None and not _is_topic_root(message)
             else None
         ),
-    }
-    sender = person(message.from_user)
+    )
     if message.text is not None:
         command = _command(message)
         if command is not None:
-            return Inbound(
-                sender=sender,
+            return replace(
+                base,
                 kind=InboundKind.COMMAND,
                 text=message.text,
                 command=command[0],
                 args=command[1],
-                **base,
-            )  # type: ignore[arg-type]
-        return Inbound(sender=sender, kind=InboundKind.TEXT, text=message.text, **base)  # type: ignore[arg-type]
+            )
+        return replace(base, kind=InboundKind.TEXT, text=message.text)
     if message.location is not None:
         location = Location(message.location.latitude, message.location.longitude)
-        return Inbound(sender=sender, kind=InboundKind.LOCATION, location=location, **base)  # type: ignore[arg-type]
+        return replace(base, kind=InboundKind.LOCATION, location=location)
     if message.photo:
         largest = max(message.photo, key=lambda p: (p.file_size or 0, p.width * p.height))
         media = MediaRef(
             largest.file_id, largest.file_unique_id, "photo", "image/jpeg", largest.file_size
         )
-        return Inbound(
-            sender=sender, kind=InboundKind.PHOTO, media=(media,), text=message.caption, **base
-        )  # type: ignore[arg-type]
+        return replace(base, kind=InboundKind.PHOTO, media=(media,), text=message.caption)
     document = message.document
     if document is not None and (document.mime_type or "").startswith("image/"):
         media = MediaRef(
@@ -114,18 +115,17 @@ def from_update(update: Update) -> Inbound | None:
             document.mime_type,
             document.file_size,
         )
-        return Inbound(
-            sender=sender, kind=InboundKind.PHOTO, media=(media,), text=message.caption, **base
-        )  # type: ignore[arg-type]
+        return replace(base, kind=InboundKind.PHOTO, media=(media,), text=message.caption)
     if message.contact is not None:
-        return Inbound(
-            sender=person(message.from_user, message.contact.phone_number),
+        phone = message.contact.phone_number
+        return replace(
+            base,
             kind=InboundKind.CONTACT,
-            contact_phone=message.contact.phone_number,
-            **base,
-        )  # type: ignore[arg-type]
+            sender=person(message.from_user, phone),
+            contact_phone=phone,
+        )
     what = next((k for k in UNSUPPORTED_KINDS if getattr(message, k, None)), "other")
-    return Inbound(sender=sender, kind=InboundKind.UNSUPPORTED, unsupported=what, **base)  # type: ignore[arg-type]
+    return replace(base, unsupported=what)
 
 
 def _is_topic_root(message: Message) -> bool:

@@ -1,0 +1,45 @@
+"""Run the real bot (python-telegram-bot, polling) against the fake Bot API on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bot.runtime import KanalAduan
+from bot.settings import Settings
+from conversations.core.ports import Clock
+from tests.fakes.telegram_api import FakeTelegram
+
+TOKEN = "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
+ADMIN_CHAT_ID = -1001234567890
+
+
+def bot_settings(fake: FakeTelegram, database_url: str, tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "telegram_bot_token": TOKEN,
+        "telegram_api_base_url": fake.base_url,
+        "admin_chat_id": ADMIN_CHAT_ID,
+        "database_url": database_url,
+        "media_dir": tmp_path / "media",
+        "telegram_poll_timeout": 1,
+        "outbox_interval_seconds": 0.2,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@asynccontextmanager
+async def running_bot(
+    fake: FakeTelegram,
+    database_url: str,
+    tmp_path: Path,
+    clock: Clock | None = None,
+    **overrides: object,
+) -> AsyncIterator[KanalAduan]:
+    app = KanalAduan(bot_settings(fake, database_url, tmp_path, **overrides), clock=clock)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
