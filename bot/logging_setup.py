@@ -34,3 +34,17 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+NOISY_HTTP_LOGGERS = ("httpx", "httpcore", "telegram", "telegram.ext", "aiohttp.access")
+
+
+def guard_secrets(secrets: list[str]) -> None:
+    """Redact secrets at the loggers that could print them, whatever handlers exist."""
+    redact = RedactSecrets(secrets)
+    for name in NOISY_HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(redact)
+    # httpx logs every request URL at INFO, and Telegram URLs carry the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -9,6 +9,7 @@ import logging
 from telegram import Update
 from telegram.ext import Application
 
+from bot.logging_setup import guard_secrets
 from bot.settings import Settings
 from conversations.core.context import CoreContext, SystemClock
 from conversations.core.delivery import Deliverer
@@ -43,6 +44,7 @@ class KanalAduan:
     async def start(self) -> None:
         settings = self.settings
         settings.require_telegram()
+        guard_secrets([settings.telegram_bot_token.get_secret_value()])
         self.db = create_engine(settings.database_url)
         await migrate.upgrade(self.db)
         sessions = session_factory(self.db)

@@ -1,0 +1,154 @@
+"""A citizen files a complaint on Telegram: the real bot, over real HTTP, against the fake Bot API."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.telegram_api import FakeTelegram
+from tests.support.bot import ADMIN_CHAT_ID, TOKEN, running_bot
+
+DESCRIPTION = "Lampu jalan di Jl. Merdeka mati semua sejak Senin, gelap dan rawan begal."
+PHOTO_1 = b"\xff\xd8\xff\xe0" + b"first photo" * 20
+PHOTO_2 = b"\xff\xd8\xff\xe0" + b"second photo" * 20
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(token=TOKEN) as server:
+        server.group(chat_id=ADMIN_CHAT_ID, title="Meja Aduan Kota")
+        yield server
+
+
+async def test_full_complaint_with_location_and_two_photos(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    siti = fake.private_user(user_id=1001, first_name="Siti", username="siti_blitar")
+    async with running_bot(fake, sqlite_url, tmp_path):
+        siti.send_command("/start")
+        menu = await fake.next_message_to(siti.id)
+        assert "Selamat datang" in menu.text
+        siti.press_button(menu, "📝 Aduan baru")
+        ask_category = await fake.next_message_to(siti.id)
+        assert ask_category.text.startswith("Langkah 1/5")
+        siti.press_button(ask_category, "Lampu penerangan jalan")
+        assert (await fake.next_message_to(siti.id)).text.startswith("Langkah 2/5")
+        siti.send_text(DESCRIPTION)
+        ask_location = await fake.next_message_to(siti.id)
+        assert ask_location.text.startswith("Langkah 3/5")
+        siti.send_location(-8.0954, 112.1609)
+        await fake.next_message_to(siti.id)
+        siti.send_text("Jl. Merdeka depan Alun-alun")
+        assert (await fake.next_message_to(siti.id)).text.startswith("Langkah 4/5")
+        siti.send_photo(PHOTO_1)
+        assert (await fake.next_message_to(siti.id)).text.startswith("Foto 1/5")
+        siti.send_photo(PHOTO_2)
+        photo_two = await fake.next_message_to(siti.id)
+        siti.press_button(photo_two, "✅ Selesai")
+        ask_privacy = await fake.next_message_to(siti.id)
+        siti.press_button(ask_privacy, "Biasa")
+        summary = await fake.next_message_to(siti.id)
+        assert "Foto: 2 foto" in summary.text
+        siti.press_button(summary, "📨 Kirim")
+        done = await fake.next_message_to(siti.id)
+        assert "ADU-" in done.text and "nomor tiket" in done.text
+        ticket = done.text.split("nomor tiket ")[1].split(".")[0]
+
+        await fake.wait_for(lambda: len(fake.messages_to(ADMIN_CHAT_ID)) >= 3)
+        card, photos, pin = fake.messages_to(ADMIN_CHAT_ID)[:3]
+        assert ticket in card.text
+        assert "Lampu penerangan jalan" in card.text
+        assert "Dinas Perhubungan" in card.text
+        assert DESCRIPTION in card.text
+        assert "Siti (@siti_blitar)" in card.text
+        assert "Jl. Merdeka depan Alun-alun" in card.text
+        assert "✅ Verifikasi" in card.buttons
+        assert photos.method == "sendMediaGroup"
+        assert pin.location is not None
+
+    stored = sorted(p.read_bytes() for p in (tmp_path / "media").rglob("*.jpg"))
+    assert stored == sorted([PHOTO_1, PHOTO_2])
+    names = {p.stem for p in (tmp_path / "media").rglob("*.jpg")}
+    assert names == {hashlib.sha256(PHOTO_1).hexdigest(), hashlib.sha256(PHOTO_2).hexdigest()}
+
+
+async def test_anonymous_reporter_never_reaches_the_officers(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    rina = fake.private_user(user_id=7771, first_name="Rina", last_name="Wulandari",
+                             username="rinawu")
+    async with running_bot(fake, sqlite_url, tmp_path):
+        rina.send_command("/lapor")
+        rina.press_button(await fake.next_message_to(rina.id), "Bantuan sosial")
+        await fake.next_message_to(rina.id)
+        rina.send_text("Bansos beras tidak pernah sampai ke RT 03 RW 02 sejak tiga bulan.")
+        await fake.next_message_to(rina.id)
+        rina.send_text("RT 03 RW 02 Kelurahan Sananwetan")
+        rina.press_button(await fake.next_message_to(rina.id), "Lewati ➡️")
+        rina.press_button(await fake.next_message_to(rina.id), "🕶️ Anonim")
+        rina.press_button(await fake.next_message_to(rina.id), "📨 Kirim")
+        await fake.next_message_to(rina.id)
+        await fake.wait_for(lambda: len(fake.messages_to(ADMIN_CHAT_ID)) >= 1)
+        await fake.wait_idle()
+
+    officer_texts = fake.all_texts_except([rina.id])
+    assert officer_texts
+    assert "Anonim" in officer_texts[0]
+    for text in officer_texts:
+        for secret in ("Rina", "Wulandari", "rinawu", "7771"):
+            assert secret not in text
+
+
+async def test_the_dialogue_resumes_after_a_restart(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    budi = fake.private_user(user_id=1002, first_name="Budi")
+    async with running_bot(fake, sqlite_url, tmp_path):
+        budi.send_command("/lapor")
+        budi.press_button(await fake.next_message_to(budi.id), "Sampah dan kebersihan")
+        await fake.next_message_to(budi.id)
+        budi.send_text("Sampah menumpuk di TPS Pasar Legi, tidak diangkut lima hari.")
+        assert (await fake.next_message_to(budi.id)).text.startswith("Langkah 3/5")
+
+    async with running_bot(fake, sqlite_url, tmp_path):
+        budi.send_text("TPS Pasar Legi, Jl. Kenanga")
+        assert (await fake.next_message_to(budi.id)).text.startswith("Langkah 4/5")
+        budi.press_button(fake.messages_to(budi.id)[-1], "Lewati ➡️")
+        budi.press_button(await fake.next_message_to(budi.id), "Biasa")
+        summary = await fake.next_message_to(budi.id)
+        assert "Kategori: Sampah dan kebersihan" in summary.text
+        assert "tidak diangkut lima hari" in summary.text
+
+
+async def test_a_redelivered_update_changes_nothing(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    ani = fake.private_user(user_id=1003, first_name="Ani")
+    async with running_bot(fake, sqlite_url, tmp_path):
+        ani.send_command("/lapor")
+        ani.press_button(await fake.next_message_to(ani.id), "Kesehatan")
+        await fake.next_message_to(ani.id)
+        update = ani.send_text("Antrean Puskesmas Sukorejo sangat panjang, pelayanan lambat.")
+        await fake.next_message_to(ani.id)
+        fake.redeliver(update)
+        await fake.wait_idle()
+        assert len(fake.messages_to(ani.id)) == 3
+        ani.send_text("Puskesmas Sukorejo")
+        assert (await fake.next_message_to(ani.id)).text.startswith("Langkah 4/5")
+
+
+async def test_the_token_never_appears_in_logs(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    eko = fake.private_user(user_id=1004, first_name="Eko")
+    async with running_bot(fake, sqlite_url, tmp_path):
+        eko.send_command("/start")
+        await fake.next_message_to(eko.id)
+    assert caplog.records
+    assert TOKEN not in caplog.text
+    assert TOKEN.split(":")[1] not in caplog.text
