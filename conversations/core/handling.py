@@ -1,0 +1,339 @@
+"""Moving a complaint through its lifecycle, with everything a move brings along.
+
+``transition`` is the one entry point for every status change, whoever makes it
+(desk officer, agency officer, the citizen, the scheduler). In the caller's unit
+of work it checks the move against the table in ``lifecycle``, saves the complaint
+under its optimistic lock, records the event, queues the push to the citizen,
+queues an edit of every card that shows the complaint and, on dispatch, posts the
+card to the agency. The caller commits, then calls ``ctx.wake_outbox()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from conversations.core import deadlines
+from conversations.core.cards import card_location, card_media, render_card
+from conversations.core.complaints import photo_payload
+from conversations.core.context import CoreContext
+from conversations.core.domain import Attachment, CardLink, Citizen, Complaint, Event
+from conversations.core.lifecycle import (
+    NEEDS_TEXT,
+    Action,
+    IllegalTransition,
+    Role,
+    Status,
+    plan,
+)
+from conversations.core.messages import Channel, ChatAddress, Reply
+from conversations.core.outbox import queue
+from conversations.core.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+AGENCY_ROLE = "agency:"
+ASK_ROLE = "ask"
+DESK_ROLE = Role.DESK.value
+# Statuses in which the agency's card carries buttons.
+AGENCY_WORKING = frozenset({Status.DIDISPOSISIKAN, Status.DITINDAKLANJUTI})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a move: their role, and for people their platform id and name."""
+
+    role: Role
+    user_id: str | None = None
+    name: str | None = None
+
+
+SYSTEM = Actor(Role.SYSTEM)
+
+
+class Conflict(Exception):
+    """Someone else changed the complaint first; ``winner`` is who, when known."""
+
+    def __init__(self, complaint: Complaint, winner: str | None):
+        super().__init__(f"complaint {complaint.ticket} changed by {winner or 'someone'}")
+        self.complaint = complaint
+        self.winner = winner
+
+
+class MessageRequired(IllegalTransition):
+    """Reject, not-our-authority and ask-for-information need a text the citizen sees."""
+
+    def __init__(self, status: Status, action: Action):
+        super().__init__(status, action, "message")
+
+
+def agency_role(code: str) -> str:
+    return f"{AGENCY_ROLE}{code}"
+
+
+def card_agency(link: CardLink) -> str | None:
+    """The agency whose card this is, or None for the desk card."""
+    return link.role[len(AGENCY_ROLE) :] if link.role.startswith(AGENCY_ROLE) else None
+
+
+def agency_destination(ctx: CoreContext, code: str) -> tuple[ChatAddress, dict[str, object]] | None:
+    """Where the agency's card goes: its own chat, its topic in the admin group, or nowhere
+    (then the desk card serves the agency too). Topics are resolved when sending."""
+    agency = ctx.config.agency(code)
+    if agency is None:
+        return None
+    if agency.chat_id is not None:
+        address = ChatAddress(ctx.desk_chat.channel, str(agency.chat_id), agency.thread_id)
+        return address, {}
+    if agency.use_topic:
+        return ChatAddress(ctx.desk_chat.channel, ctx.desk_chat.chat_id), {
+            "agency_topic": agency.code,
+            "topic_name": agency.name[:128],
+        }
+    return None
+
+
+def actor_label(ctx: CoreContext, actor_role: str, actor_name: str | None, lang: str) -> str:
+    if actor_role == Role.CITIZEN.value:
+        return ctx.t(lang, "officer.actor_citizen")
+    if actor_role == Role.SYSTEM.value:
+        return ctx.t(lang, "officer.actor_system")
+    return actor_name or ctx.t(lang, "officer.actor_unknown")
+
+
+def card_footer(ctx: CoreContext, event: Event, lang: str) -> str:
+    return ctx.t(
+        lang,
+        "officer.card_footer",
+        when=ctx.format_datetime(event.at),
+        action=ctx.t(lang, f"officer.done.{event.action}"),
+        actor=actor_label(ctx, event.actor_role, event.actor_name, lang),
+    )
+
+
+async def card_for(
+    ctx: CoreContext,
+    uow: UnitOfWork,
+    complaint: Complaint,
+    role: str,
+    footer: str | None = None,
+) -> Reply:
+    """The card as shown to the desk or to an agency, with the buttons of the state."""
+    assert complaint.id is not None
+    citizen = await uow.citizens.get(complaint.citizen_id)
+    attachments = await uow.attachments.for_complaint(complaint.id)
+    code = role[len(AGENCY_ROLE) :] if role.startswith(AGENCY_ROLE) else None
+    if code is None:
+        return render_card(ctx, complaint, citizen, attachments, Role.DESK, footer=footer)
+    buttons = code == complaint.agency and complaint.status in AGENCY_WORKING
+    return render_card(
+        ctx, complaint, citizen, attachments, Role.AGENCY, footer=footer, buttons=buttons
+    )
+
+
+async def refresh_cards(
+    ctx: CoreContext, uow: UnitOfWork, complaint: Complaint, key: str, footer: str | None
+) -> None:
+    """Queue an edit of every posted card of the complaint to show its state now."""
+    assert complaint.id is not None
+    for link in await uow.cards.for_complaint(complaint.id):
+        if link.role == ASK_ROLE:
+            continue
+        reply = await card_for(ctx, uow, complaint, link.role, footer)
+        await queue(
+            uow,
+            ChatAddress(ctx.desk_chat.channel, link.chat_id, link.thread_id),
+            reply,
+            "edit",
+            f"edit:{key}:{link.chat_id}:{link.message_id}",
+            complaint.id,
+            extra={"message_id": link.message_id},
+        )
+
+
+async def post_agency_card(
+    ctx: CoreContext, uow: UnitOfWork, complaint: Complaint, key: str, footer: str | None
+) -> None:
+    assert complaint.id is not None
+    target = agency_destination(ctx, complaint.agency)
+    if target is None:
+        return
+    address, extra = target
+    role = agency_role(complaint.agency)
+    card = await card_for(ctx, uow, complaint, role, footer)
+    await queue(
+        uow, address, card, "card", f"card:{complaint.id}:{role}:{key}", complaint.id, role, extra
+    )
+    attachments = await uow.attachments.for_complaint(complaint.id)
+    media = card_media(ctx, complaint, attachments)
+    if media is not None:
+        await queue(
+            uow,
+            address,
+            media,
+            "media",
+            f"card-media:{complaint.id}:{role}:{key}",
+            complaint.id,
+            extra={**extra, "photos": photo_payload(attachments)},
+        )
+    pin = card_location(ctx, complaint)
+    if pin is not None:
+        pin_key = f"card-pin:{complaint.id}:{role}:{key}"
+        await queue(uow, address, pin, "location", pin_key, complaint.id, extra=extra)
+
+
+def citizen_address(complaint: Complaint, citizen: Citizen | None) -> ChatAddress:
+    channel = Channel(citizen.channel if citizen else complaint.channel)
+    return ChatAddress(channel, citizen.chat_id if citizen else complaint.chat_id)
+
+
+def push_text(ctx: CoreContext, complaint: Complaint, event: Event, lang: str) -> str:
+    agency = ctx.config.agency(complaint.agency)
+    text = ctx.t(
+        lang,
+        "notify.status",
+        ticket=complaint.ticket,
+        status=ctx.t(lang, f"status_label.{complaint.status.value}"),
+        agency=agency.name if agency else complaint.agency,
+    )
+    line_key = f"notify.line.{event.action}"
+    if ctx.catalog.has(line_key, lang):
+        text += ctx.t(lang, line_key, message=event.public_message or "")
+    if event.public_message and event.action not in NEEDS_TEXT:
+        text += ctx.t(lang, "notify.line.message", message=event.public_message)
+    return text
+
+
+async def push_to_citizen(
+    ctx: CoreContext,
+    uow: UnitOfWork,
+    complaint: Complaint,
+    text: str,
+    key: str,
+    attachments: list[Attachment] | None = None,
+) -> None:
+    """Queue a message to the reporter (text, then photos) in their own chat."""
+    assert complaint.id is not None
+    citizen = await uow.citizens.get(complaint.citizen_id)
+    address = citizen_address(complaint, citizen)
+    await queue(uow, address, Reply(text), "push", key, complaint.id)
+    photos = [a for a in attachments or [] if a.kind == "photo" and a.id is not None]
+    if photos:
+        lang = citizen.language if citizen else complaint.language
+        caption = ctx.t(lang, "notify.photo_caption", ticket=complaint.ticket)
+        await queue(
+            uow,
+            address,
+            Reply(caption, photos=tuple(a.id for a in photos if a.id is not None)),
+            "push",
+            f"{key}:photos",
+            complaint.id,
+            extra={"photos": photo_payload(photos)},
+        )
+
+
+def _apply(ctx: CoreContext, complaint: Complaint, action: Action, target: Status) -> None:
+    now = ctx.clock.now()
+    source = complaint.status
+    if action is Action.DISPATCH:
+        deadlines.on_dispatch(complaint, now, ctx.config, ctx.calendar)
+    elif action is Action.START:
+        complaint.followed_up_at = now
+    elif action is Action.RESOLVE:
+        complaint.followed_up_at = complaint.followed_up_at or now
+        deadlines.on_resolve(complaint, now, ctx.config, ctx.calendar)
+    elif action is Action.REQUEST_INFO:
+        complaint.resume_status = source
+    elif action is Action.RESUME:
+        complaint.resume_status = None
+    elif action is Action.REOPEN:
+        complaint.resolved_at = None
+        complaint.autoclose_due = None
+        complaint.closed_at = None
+    elif action is Action.CLOSE:
+        complaint.closed_at = now
+    complaint.status = target
+    complaint.updated_at = now
+
+
+async def transition(
+    ctx: CoreContext,
+    uow: UnitOfWork,
+    complaint: Complaint,
+    action: Action,
+    actor: Actor,
+    message: str | None = None,
+    note: str | None = None,
+    agency: str | None = None,
+) -> Complaint:
+    """Make one move, or raise ``IllegalTransition`` / ``Conflict`` with nothing changed.
+
+    ``complaint`` is the record as the caller loaded it; its version is the one
+    expected in the database. ``message`` is what the citizen reads (a reason, a
+    question, an answer); ``note`` stays internal. ``agency`` picks the agency on
+    dispatch (default: the complaint's current one, i.e. the category's).
+    """
+    assert complaint.id is not None
+    move = plan(complaint.status, action, actor.role, complaint.resume_status)
+    message = (message or "").strip() or None
+    if action in NEEDS_TEXT and message is None and actor.role is not Role.SYSTEM:
+        raise MessageRequired(complaint.status, action)
+    if action is Action.DISPATCH:
+        code = agency or complaint.agency
+        if ctx.config.agency(code) is None:
+            raise IllegalTransition(complaint.status, action, "agency")
+        complaint.agency = code
+    expected = complaint.version
+    _apply(ctx, complaint, action, move.target)
+    if not await uow.complaints.update(complaint, expected):
+        fresh = await uow.complaints.get(complaint.id)
+        winner = None
+        if fresh is not None:
+            history = await uow.events.for_complaint(complaint.id)
+            if history:
+                last = history[-1]
+                winner = actor_label(ctx, last.actor_role, last.actor_name, ctx.catalog.default)
+        raise Conflict(fresh or complaint, winner)
+    hidden = actor.role is Role.CITIZEN and complaint.anonymous
+    event = await uow.events.add(
+        Event(
+            complaint_id=complaint.id,
+            at=ctx.clock.now(),
+            action=action.value,
+            actor_role=actor.role.value,
+            actor_id=None if hidden else actor.user_id,
+            actor_name=None if hidden else actor.name,
+            from_status=move.source.value,
+            to_status=move.target.value,
+            public_message=message,
+            note=note,
+        )
+    )
+    await uow.requests.clear(complaint.id)
+    citizen = await uow.citizens.get(complaint.citizen_id)
+    lang = citizen.language if citizen else complaint.language
+    await push_to_citizen(
+        ctx, uow, complaint, push_text(ctx, complaint, event, lang), f"push:{event.id}"
+    )
+    footer = card_footer(ctx, event, ctx.catalog.default)
+    await refresh_cards(ctx, uow, complaint, str(event.id), footer)
+    if action is Action.DISPATCH:
+        await post_agency_card(ctx, uow, complaint, str(event.id), footer)
+    log.info(
+        "complaint %s: %s -> %s by %s",
+        complaint.ticket,
+        move.source.value,
+        move.target.value,
+        actor.role.value,
+    )
+    return complaint
+
+
+def explain(ctx: CoreContext, error: IllegalTransition, lang: str | None = None) -> str:
+    """Why a move was refused, for the person who tried it."""
+    values: dict[str, Any] = {
+        "action": ctx.t(lang, f"officer.action.{error.action.value}"),
+        "status": ctx.t(lang, f"status_label.{error.status.value}"),
+    }
+    return ctx.t(lang, f"officer.refused.{error.reason}", **values)

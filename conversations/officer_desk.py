@@ -1,0 +1,681 @@
+"""The officers' side: buttons on cards, replies to cards, and desk commands in groups.
+
+Everything arrives as neutral ``Inbound`` events from the admin group, an agency's
+group or an agency's topic. Only officers act: the desk (``desk_officers`` or
+administrators of the admin group) on every complaint, an agency's officers on
+the complaints of their agency. A refusal changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from conversations.core.complaints import photo_payload
+from conversations.core.context import CoreContext
+from conversations.core.domain import (
+    Attachment,
+    CardLink,
+    Citizen,
+    Complaint,
+    Event,
+    OfficerRequest,
+)
+from conversations.core.handling import (
+    ASK_ROLE,
+    DESK_ROLE,
+    Actor,
+    Conflict,
+    actor_label,
+    card_agency,
+    card_for,
+    explain,
+    push_to_citizen,
+    transition,
+)
+from conversations.core.lifecycle import (
+    NEEDS_TEXT,
+    Action,
+    IllegalTransition,
+    Role,
+    Status,
+    plan,
+)
+from conversations.core.messages import ChatAddress, Choice, Inbound, InboundKind, Reply
+from conversations.core.outbox import queue
+from conversations.core.ports import ChatAdmins, FileTooLarge, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+DESK_QUEUE = (Status.BARU, Status.TERVERIFIKASI)
+AGENCY_QUEUE = (Status.DIDISPOSISIKAN, Status.DITINDAKLANJUTI)
+QUEUE_LIMIT = 30
+HISTORY_LIMIT = 40
+
+
+@dataclass(frozen=True)
+class Officer:
+    user_id: str
+    name: str
+    desk: bool
+    agencies: frozenset[str]
+
+    def role_for(self, complaint: Complaint) -> Role | None:
+        if self.desk:
+            return Role.DESK
+        if complaint.agency in self.agencies:
+            return Role.AGENCY
+        return None
+
+    def actor(self, role: Role) -> Actor:
+        return Actor(role, self.user_id, self.name)
+
+
+async def keep_photo(
+    ctx: CoreContext,
+    uow: UnitOfWork,
+    inbound: Inbound,
+    source: str,
+    complaint_id: int | None = None,
+    citizen_id: int | None = None,
+) -> Attachment:
+    """Download the photo of ``inbound`` and store it as an attachment."""
+    media = inbound.media[-1]
+    limit = ctx.limits.max_photo_bytes
+    if media.size is not None and media.size > limit:
+        raise FileTooLarge(media.size)
+    data = await ctx.fetchers[inbound.chat.channel.value].fetch(media)
+    if len(data) > limit:
+        raise FileTooLarge(len(data))
+    stored = await ctx.files.save(data, "photo", media.mime_type or "image/jpeg")
+    return await uow.attachments.add(
+        Attachment(
+            kind="photo",
+            path=stored.path,
+            size=stored.size,
+            sha256=stored.sha256,
+            channel=inbound.chat.channel.value,
+            platform_file_id=media.file_id,
+            mime_type=stored.mime_type,
+            complaint_id=complaint_id,
+            citizen_id=citizen_id,
+            source=source,
+        )
+    )
+
+
+class OfficerDesk:
+    def __init__(self, ctx: CoreContext, admins: ChatAdmins | None = None):
+        self.ctx = ctx
+        self.admins = admins
+        self.ticket_pattern = re.compile(
+            rf"\b{re.escape(ctx.config.ticket_prefix)}-\d{{4}}-\d{{4,}}\b", re.IGNORECASE
+        )
+
+    def t(self, key: str, **values: object) -> str:
+        return self.ctx.t(self.ctx.catalog.default, key, **values)
+
+    async def handle(self, inbound: Inbound) -> str | None:
+        """Handle one group event; returns the text to answer a button press with."""
+        async with self.ctx.uow() as uow:
+            if not await uow.updates.claim(inbound.update_key):
+                return None
+            notice = await self._route(uow, inbound)
+            await uow.commit()
+        self.ctx.wake_outbox()
+        return notice
+
+    # who is asking ---------------------------------------------------------
+
+    async def officer(self, inbound: Inbound) -> Officer | None:
+        config = self.ctx.config
+        user_id = inbound.sender.user_id
+        try:
+            numeric = int(user_id)
+        except ValueError:
+            numeric = None
+        desk = numeric is not None and numeric in config.desk_officers
+        agencies = frozenset(a.code for a in config.agency_of_officer(numeric or 0))
+        if not desk and self.admins is not None:
+            try:
+                desk = await self.admins.is_admin(self.ctx.desk_chat.chat_id, user_id)
+            except Exception:
+                log.warning("could not ask for the admin group's administrators", exc_info=True)
+        if not desk and not agencies:
+            return None
+        return Officer(user_id, inbound.sender.display_name, desk, agencies)
+
+    def _refused(self, inbound: Inbound, why: str, complaint: Complaint | None = None) -> None:
+        log.info(
+            "refused %s from user %s in chat %s%s",
+            inbound.kind.value,
+            inbound.sender.user_id,
+            inbound.chat.chat_id,
+            f" on {complaint.ticket}" if complaint else "",
+            extra={"reason": why},
+        )
+
+    # routing -----------------------------------------------------------------
+
+    async def _route(self, uow: UnitOfWork, inbound: Inbound) -> str | None:
+        if inbound.kind is InboundKind.CHOICE:
+            return await self._press(uow, inbound)
+        if inbound.kind is InboundKind.COMMAND:
+            await self._command(uow, inbound)
+            return None
+        if inbound.kind in (InboundKind.TEXT, InboundKind.PHOTO) and inbound.reply_to_message_id:
+            link = await uow.cards.find(inbound.chat.chat_id, inbound.reply_to_message_id)
+            if link is None:
+                link = await self._link_from_text(uow, inbound)
+            if link is not None:
+                await self._reply_to_card(uow, inbound, link)
+        return None
+
+    async def _remember_card(self, uow: UnitOfWork, inbound: Inbound, complaint: Complaint) -> None:
+        """Store the pressed card's link if its send is not confirmed yet.
+
+        Links are recorded when the outbox confirms a send; a quick officer can
+        press a button before that, and the card must still be edited.
+        """
+        if inbound.message_id is None or complaint.id is None:
+            return
+        if await uow.cards.find(inbound.chat.chat_id, inbound.message_id) is not None:
+            return
+        agency = await self._chat_agency(uow, inbound.chat)
+        await uow.cards.add(
+            CardLink(
+                chat_id=inbound.chat.chat_id,
+                message_id=inbound.message_id,
+                complaint_id=complaint.id,
+                role=f"agency:{agency}" if agency else DESK_ROLE,
+                thread_id=inbound.chat.thread_id,
+            )
+        )
+
+    async def _link_from_text(self, uow: UnitOfWork, inbound: Inbound) -> CardLink | None:
+        """A reply to a bot message whose card link is not stored yet (or was lost).
+
+        The link is recorded once the send is confirmed; an officer can answer
+        faster than that, so fall back to the ticket the message names.
+        """
+        match = self.ticket_pattern.search(inbound.reply_to_bot_text or "")
+        if match is None or inbound.reply_to_message_id is None:
+            return None
+        complaint = await uow.complaints.by_ticket(match.group(0))
+        if complaint is None or complaint.id is None:
+            return None
+        agency = await self._chat_agency(uow, inbound.chat)
+        return CardLink(
+            chat_id=inbound.chat.chat_id,
+            message_id=inbound.reply_to_message_id,
+            complaint_id=complaint.id,
+            role=f"agency:{agency}" if agency else DESK_ROLE,
+            thread_id=inbound.chat.thread_id,
+        )
+
+    async def _say(self, uow: UnitOfWork, inbound: Inbound, text: str, index: int = 0) -> None:
+        extra: dict[str, object] = {}
+        if inbound.message_id is not None and inbound.kind is not InboundKind.CHOICE:
+            extra["reply_to"] = inbound.message_id
+        key = f"desk:{inbound.update_key}:{index}"
+        await queue(uow, inbound.chat, Reply(text), "reply", key, extra=extra)
+
+    async def _stale(self, uow: UnitOfWork, complaint: Complaint) -> str:
+        assert complaint.id is not None
+        history = await uow.events.for_complaint(complaint.id)
+        lang = self.ctx.catalog.default
+        last = history[-1] if history else None
+        who = actor_label(self.ctx, last.actor_role, last.actor_name, lang) if last else "-"
+        return self.t(
+            "officer.conflict",
+            who=who,
+            status=self.t(f"status_label.{complaint.status.value}"),
+        )
+
+    # buttons -------------------------------------------------------------------
+
+    async def _press(self, uow: UnitOfWork, inbound: Inbound) -> str | None:
+        parts = (inbound.choice or "").split(":")
+        if len(parts) < 4 or parts[0] != "op" or not parts[2].isdigit():
+            return None
+        verb, complaint_id, version = parts[1], int(parts[2]), parts[3]
+        arg = parts[4] if len(parts) > 4 else None
+        complaint = await uow.complaints.get(complaint_id)
+        if complaint is None:
+            return self.t("officer.not_found", ticket="#" + parts[2])
+        officer = await self.officer(inbound)
+        if officer is None:
+            self._refused(inbound, "not an officer", complaint)
+            return self.t("officer.not_officer")
+        role = officer.role_for(complaint)
+        if role is None:
+            self._refused(inbound, "another agency's complaint", complaint)
+            return self.t("officer.other_agency")
+        if version != str(complaint.version):
+            return await self._stale(uow, complaint)
+        await self._remember_card(uow, inbound, complaint)
+        try:
+            if verb in ("dispatch", "back"):
+                if verb == "dispatch":
+                    plan(complaint.status, Action.DISPATCH, role, complaint.resume_status)
+                await self._show(uow, inbound, complaint, picker=verb == "dispatch")
+                return self.t("officer.pick_agency") if verb == "dispatch" else None
+            if verb == "to":
+                agencies = self.ctx.config.agencies
+                if arg is None or not arg.isdigit() or int(arg) >= len(agencies):
+                    return None
+                code = agencies[int(arg)].code
+                await transition(
+                    self.ctx, uow, complaint, Action.DISPATCH, officer.actor(role), agency=code
+                )
+                return self.t("officer.dispatched", agency=agencies[int(arg)].name)
+            try:
+                action = Action(verb)
+            except ValueError:
+                return None
+            if action in NEEDS_TEXT:
+                plan(complaint.status, action, role, complaint.resume_status)
+                await self._ask_reason(uow, inbound, complaint, action, officer)
+                return self.t("officer.reason_asked")
+            await transition(self.ctx, uow, complaint, action, officer.actor(role))
+            return self.t(
+                "officer.done_notice", status=self.t(f"status_label.{complaint.status.value}")
+            )
+        except IllegalTransition as error:
+            self._refused(inbound, f"illegal: {error}", complaint)
+            return explain(self.ctx, error)
+        except Conflict as error:
+            return await self._stale(uow, error.complaint)
+
+    async def _show(
+        self, uow: UnitOfWork, inbound: Inbound, complaint: Complaint, picker: bool
+    ) -> None:
+        """Edit the pressed card: the agency picker, or back to the card."""
+        assert inbound.message_id is not None
+        link = await uow.cards.find(inbound.chat.chat_id, inbound.message_id)
+        card = await card_for(self.ctx, uow, complaint, link.role if link else DESK_ROLE)
+        if picker:
+            rows: list[tuple[Choice, ...]] = []
+            prefix = f"op:to:{complaint.id}:{complaint.version}"
+            agencies = self.ctx.config.agencies
+            order = sorted(range(len(agencies)), key=lambda i: agencies[i].code != complaint.agency)
+            for index in order:
+                agency = agencies[index]
+                label = agency.name
+                if agency.code == complaint.agency:
+                    label = self.t("officer.default_agency", agency=agency.name)
+                rows.append((Choice(f"{prefix}:{index}", label[:64]),))
+            back = f"op:back:{complaint.id}:{complaint.version}"
+            rows.append((Choice(back, self.t("officer.button.back")),))
+            card = Reply(f"{card.text}\n\n{self.t('officer.pick_agency')}", choices=tuple(rows))
+        await queue(
+            uow,
+            inbound.chat,
+            card,
+            "edit",
+            f"show:{inbound.update_key}",
+            complaint.id,
+            extra={"message_id": inbound.message_id},
+        )
+
+    async def _ask_reason(
+        self,
+        uow: UnitOfWork,
+        inbound: Inbound,
+        complaint: Complaint,
+        action: Action,
+        officer: Officer,
+    ) -> None:
+        assert complaint.id is not None
+        await uow.requests.add(
+            OfficerRequest(
+                complaint_id=complaint.id,
+                chat_id=inbound.chat.chat_id,
+                action=action.value,
+                version=complaint.version,
+                actor_id=officer.user_id,
+                actor_name=officer.name,
+                created_at=self.ctx.clock.now(),
+            )
+        )
+        text = self.t(f"officer.ask.{action.value}", ticket=complaint.ticket, name=officer.name)
+        await queue(
+            uow,
+            inbound.chat,
+            Reply(text, force_reply=True),
+            "card",
+            f"ask:{inbound.update_key}",
+            complaint.id,
+            ASK_ROLE,
+            extra={"reply_to": inbound.message_id},
+        )
+
+    # replies to cards ------------------------------------------------------------
+
+    async def _reply_to_card(self, uow: UnitOfWork, inbound: Inbound, link: CardLink) -> None:
+        complaint = await uow.complaints.get(link.complaint_id)
+        if complaint is None:
+            return
+        officer = await self.officer(inbound)
+        role = officer.role_for(complaint) if officer else None
+        if officer is None or role is None:
+            self._refused(inbound, "reply to a card by a non-officer", complaint)
+            return
+        assert complaint.id is not None
+        requests = await uow.requests.for_complaint(complaint.id, inbound.chat.chat_id)
+        mine = [r for r in requests if r.actor_id == officer.user_id]
+        if link.role == ASK_ROLE or mine:
+            pending = mine[0] if mine else (requests[0] if requests else None)
+            await self._give_reason(uow, inbound, complaint, officer, role, pending)
+            return
+        if card_agency(link) not in (None, complaint.agency) and not officer.desk:
+            self._refused(inbound, "reply to another agency's card", complaint)
+            return
+        await self._answer(uow, inbound, complaint, officer)
+
+    async def _give_reason(
+        self,
+        uow: UnitOfWork,
+        inbound: Inbound,
+        complaint: Complaint,
+        officer: Officer,
+        role: Role,
+        pending: OfficerRequest | None,
+    ) -> None:
+        if pending is None:
+            await self._say(uow, inbound, self.t("officer.request_expired"))
+            return
+        if pending.version != complaint.version:
+            await self._say(uow, inbound, await self._stale(uow, complaint))
+            return
+        text = (inbound.text or "").strip()
+        if not text:
+            await self._say(uow, inbound, self.t("officer.reason_empty"))
+            return
+        try:
+            await transition(
+                self.ctx, uow, complaint, Action(pending.action), officer.actor(role), message=text
+            )
+        except IllegalTransition as error:
+            self._refused(inbound, f"illegal: {error}", complaint)
+            await self._say(uow, inbound, explain(self.ctx, error))
+            return
+        except Conflict as error:
+            await self._say(uow, inbound, await self._stale(uow, error.complaint))
+            return
+        await self._say(
+            uow,
+            inbound,
+            self.t(
+                "officer.done_reply",
+                ticket=complaint.ticket,
+                status=self.t(f"status_label.{complaint.status.value}"),
+            ),
+        )
+
+    async def _answer(
+        self, uow: UnitOfWork, inbound: Inbound, complaint: Complaint, officer: Officer
+    ) -> None:
+        """An officer's reply to a card: the official answer, relayed to the citizen."""
+        assert complaint.id is not None
+        text = (inbound.text or "").strip()
+        stored: list[Attachment] = []
+        if inbound.kind is InboundKind.PHOTO and inbound.media:
+            try:
+                stored.append(await keep_photo(self.ctx, uow, inbound, "officer", complaint.id))
+            except FileTooLarge:
+                await self._say(uow, inbound, self.t("officer.photo_too_large"))
+                return
+            except Exception:
+                log.warning("officer photo download failed", exc_info=True)
+                await self._say(uow, inbound, self.t("officer.photo_failed"))
+                return
+        if not text and not stored:
+            return
+        role = officer.role_for(complaint) or Role.DESK
+        event = await uow.events.add(
+            Event(
+                complaint_id=complaint.id,
+                at=self.ctx.clock.now(),
+                action="answer",
+                actor_role=role.value,
+                actor_id=officer.user_id,
+                actor_name=officer.name,
+                public_message=text or None,
+                attachment_ids=[a.id for a in stored if a.id is not None],
+            )
+        )
+        citizen = await uow.citizens.get(complaint.citizen_id)
+        lang = citizen.language if citizen else complaint.language
+        agency = self.ctx.config.agency(complaint.agency)
+        message = self.ctx.t(
+            lang,
+            "notify.answer",
+            ticket=complaint.ticket,
+            agency=agency.name if agency else complaint.agency,
+            message=text or self.ctx.t(lang, "notify.photo_only"),
+        )
+        await push_to_citizen(self.ctx, uow, complaint, message, f"push:{event.id}", stored)
+        await self._say(uow, inbound, self.t("officer.answer_sent", ticket=complaint.ticket))
+
+    # commands ------------------------------------------------------------------------
+
+    async def _command(self, uow: UnitOfWork, inbound: Inbound) -> None:
+        command = inbound.command or ""
+        if command not in ("aduan", "antrian", "catatan"):
+            return
+        officer = await self.officer(inbound)
+        if officer is None:
+            self._refused(inbound, f"/{command} by a non-officer")
+            return
+        if command == "aduan":
+            await self._show_complaint(uow, inbound, officer)
+        elif command == "antrian":
+            await self._queue(uow, inbound, officer)
+        else:
+            await self._note(uow, inbound, officer)
+
+    async def _note(self, uow: UnitOfWork, inbound: Inbound, officer: Officer) -> None:
+        link = None
+        if inbound.reply_to_message_id is not None:
+            link = await uow.cards.find(inbound.chat.chat_id, inbound.reply_to_message_id)
+        text = inbound.args.strip()
+        if link is None or not text:
+            await self._say(uow, inbound, self.t("officer.note_usage"))
+            return
+        complaint = await uow.complaints.get(link.complaint_id)
+        if complaint is None or complaint.id is None:
+            return
+        role = officer.role_for(complaint)
+        if role is None:
+            self._refused(inbound, "note on another agency's complaint", complaint)
+            await self._say(uow, inbound, self.t("officer.other_agency"))
+            return
+        await uow.events.add(
+            Event(
+                complaint_id=complaint.id,
+                at=self.ctx.clock.now(),
+                action="note",
+                actor_role=role.value,
+                actor_id=officer.user_id,
+                actor_name=officer.name,
+                note=text,
+            )
+        )
+        await self._say(uow, inbound, self.t("officer.note_saved", ticket=complaint.ticket))
+
+    async def _show_complaint(self, uow: UnitOfWork, inbound: Inbound, officer: Officer) -> None:
+        ticket = inbound.args.strip().split()[0] if inbound.args.strip() else ""
+        if not ticket:
+            await self._say(uow, inbound, self.t("officer.aduan_usage"))
+            return
+        complaint = await uow.complaints.by_ticket(ticket)
+        if complaint is None or complaint.id is None:
+            await self._say(uow, inbound, self.t("officer.not_found", ticket=ticket.upper()))
+            return
+        role = officer.role_for(complaint)
+        if role is None:
+            self._refused(inbound, "/aduan of another agency's complaint", complaint)
+            await self._say(uow, inbound, self.t("officer.other_agency"))
+            return
+        card = await card_for(self.ctx, uow, complaint, DESK_ROLE)
+        lines = [card.text, "", self.t("officer.history_header")]
+        history = await uow.events.for_complaint(complaint.id)
+        for event in history[-HISTORY_LIMIT:]:
+            lines.append(self._history_line(event))
+        await self._say(uow, inbound, "\n".join(lines))
+
+    def _history_line(self, event: Event) -> str:
+        lang = self.ctx.catalog.default
+        move = ""
+        if event.to_status and event.from_status:
+            move = f" ({self.t(f'status_label.{event.from_status}')} → "
+            move += f"{self.t(f'status_label.{event.to_status}')})"
+        line = self.t(
+            "officer.history_line",
+            when=self.ctx.format_datetime(event.at),
+            action=self.t(f"officer.done.{event.action}"),
+            move=move,
+            actor=actor_label(self.ctx, event.actor_role, event.actor_name, lang),
+        )
+        if event.public_message:
+            line += "\n" + self.t("officer.history_public", message=event.public_message)
+        if event.note:
+            line += "\n" + self.t("officer.history_note", note=event.note)
+        if event.attachment_ids:
+            line += "\n" + self.t("officer.history_photos", count=len(event.attachment_ids))
+        return line
+
+    async def _queue(self, uow: UnitOfWork, inbound: Inbound, officer: Officer) -> None:
+        agency = await self._chat_agency(uow, inbound.chat)
+        if agency is None and not officer.desk and len(officer.agencies) == 1:
+            agency = next(iter(officer.agencies))
+        if agency is not None:
+            if not officer.desk and agency not in officer.agencies:
+                self._refused(inbound, "/antrian of another agency")
+                return
+            items = await uow.complaints.queue(AGENCY_QUEUE, agency, QUEUE_LIMIT)
+            found = self.ctx.config.agency(agency)
+            header = self.t("officer.queue_agency", agency=found.name if found else agency)
+        else:
+            items = await uow.complaints.queue(DESK_QUEUE, None, QUEUE_LIMIT)
+            header = self.t("officer.queue_desk")
+        if not items:
+            await self._say(uow, inbound, self.t("officer.queue_empty", header=header))
+            return
+        lines = [header]
+        for complaint in items:
+            category = self.ctx.config.category(complaint.category)
+            lines.append(
+                self.t(
+                    "officer.queue_line",
+                    ticket=complaint.ticket,
+                    status=self.t(f"status_label.{complaint.status.value}"),
+                    date=self.ctx.format_date(complaint.created_at),
+                    category=category.label(self.ctx.catalog.default)
+                    if category
+                    else complaint.category,
+                )
+            )
+        await self._say(uow, inbound, "\n".join(lines))
+
+    async def _chat_agency(self, uow: UnitOfWork, chat: ChatAddress) -> str | None:
+        """The agency whose chat (or topic) this is, if any."""
+        for agency in self.ctx.config.agencies:
+            same_chat = agency.chat_id is not None and str(agency.chat_id) == chat.chat_id
+            if same_chat and agency.thread_id in (None, chat.thread_id):
+                return agency.code
+        if chat.thread_id is not None:
+            topic = await uow.topics.by_thread(chat.chat_id, chat.thread_id)
+            if topic is not None:
+                return topic.agency
+        return None
+
+
+# the citizen's side: information for a complaint on hold ---------------------------
+
+
+async def citizen_follow_up(
+    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound
+) -> list[Reply] | None:
+    """While a complaint is ``tertunda``, the citizen's next message is the information
+    asked for: attach it, copy it to the officers, and resume the complaint."""
+    if inbound.kind not in (InboundKind.TEXT, InboundKind.PHOTO) or citizen.id is None:
+        return None
+    waiting = await uow.complaints.pending_for_citizen(citizen.id)
+    if not waiting:
+        return None
+    complaint = waiting[0]
+    assert complaint.id is not None
+    lang = citizen.language
+    photos: list[Attachment] = []
+    if inbound.kind is InboundKind.PHOTO and inbound.media:
+        try:
+            photos.append(await keep_photo(ctx, uow, inbound, "citizen", complaint.id, citizen.id))
+        except FileTooLarge:
+            return [Reply(ctx.t(lang, "followup.too_large"))]
+        except Exception:
+            log.warning("follow-up photo download failed", exc_info=True)
+            return [Reply(ctx.t(lang, "followup.failed"))]
+    text = (inbound.text or "").strip()
+    if not text and not photos:
+        return None
+    event = await uow.events.add(
+        Event(
+            complaint_id=complaint.id,
+            at=ctx.clock.now(),
+            action="followup",
+            actor_role=Role.CITIZEN.value,
+            actor_id=None if complaint.anonymous else str(citizen.id),
+            public_message=text or None,
+            attachment_ids=[a.id for a in photos if a.id is not None],
+        )
+    )
+    await _relay_follow_up(ctx, uow, complaint, text, photos, str(event.id))
+    actor = Actor(Role.CITIZEN, str(citizen.id), citizen.display_name)
+    await transition(ctx, uow, complaint, Action.RESUME, actor)
+    return [Reply(ctx.t(lang, "followup.received", ticket=complaint.ticket))]
+
+
+async def _relay_follow_up(
+    ctx: CoreContext,
+    uow: UnitOfWork,
+    complaint: Complaint,
+    text: str,
+    photos: list[Attachment],
+    key: str,
+) -> None:
+    """Copy (never forward) the citizen's information under every card of the complaint."""
+    assert complaint.id is not None
+    lang = ctx.catalog.default
+    body = ctx.t(
+        lang,
+        "officer.followup",
+        ticket=complaint.ticket,
+        message=text or ctx.t(lang, "officer.followup_photo_only"),
+    )
+    links = [link for link in await uow.cards.for_complaint(complaint.id) if link.role != ASK_ROLE]
+    targets: list[tuple[ChatAddress, int | None]] = [
+        (ChatAddress(ctx.desk_chat.channel, link.chat_id, link.thread_id), link.message_id)
+        for link in links
+    ] or [(ctx.desk_chat, None)]
+    for address, card_id in targets:
+        extra: dict[str, object] = {"reply_to": card_id} if card_id else {}
+        suffix = f"{address.chat_id}:{card_id}"
+        body_key = f"followup:{key}:{suffix}"
+        await queue(uow, address, Reply(body), "reply", body_key, complaint.id, extra=extra)
+        ids = tuple(a.id for a in photos if a.id is not None)
+        if ids:
+            caption = ctx.t(
+                lang, "card.photo_caption", index=1, count=len(ids), ticket=complaint.ticket
+            )
+            await queue(
+                uow,
+                address,
+                Reply(caption, photos=ids),
+                "media",
+                f"followup-media:{key}:{suffix}",
+                complaint.id,
+                extra={**extra, "photos": photo_payload(photos)},
+            )
