@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 _TOKEN = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
 
@@ -36,15 +37,27 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
-NOISY_HTTP_LOGGERS = ("httpx", "httpcore", "telegram", "telegram.ext", "aiohttp.access")
+_guarded: set[str] = set()
 
 
 def guard_secrets(secrets: list[str]) -> None:
-    """Redact secrets at the loggers that could print them, whatever handlers exist."""
-    redact = RedactSecrets(secrets)
-    for name in NOISY_HTTP_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
-            logger.addFilter(redact)
-    # httpx logs every request URL at INFO, and Telegram URLs carry the token.
+    """Redact secrets in every log record as it is created, whatever handlers exist.
+
+    Libraries log URLs that carry the token (httpx at INFO, python-telegram-bot's
+    "Set Bot API URL" at DEBUG), so filtering one handler is not enough.
+    """
+    new = [s for s in secrets if s and s not in _guarded]
+    if not new:
+        return
+    _guarded.update(new)
+    redact = RedactSecrets(sorted(_guarded))
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        redact.filter(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    # httpx logs every request URL at INFO; nothing in it is worth the noise.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -10,23 +10,30 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.logging_setup import guard_secrets
+from bot.scheduler import BotScheduler
 from bot.settings import Settings
+from conversations.core import survey
 from conversations.core.context import CoreContext, SystemClock
 from conversations.core.delivery import Deliverer
+from conversations.core.duties import Duties
 from conversations.core.i18n import Catalog
 from conversations.core.messages import Channel, ChatAddress, Inbound, Reply
 from conversations.core.outbox import queue
 from conversations.core.ports import Clock
 from conversations.core.ratelimit import SendLimits
+from conversations.core.topics import TopicSender
 from conversations.core.workdays import WorkingCalendar
 from conversations.engine import CitizenChat
+from conversations.officer_desk import OfficerDesk, citizen_follow_up
 from handlers.telegram.app import build_application
 from handlers.telegram.files import TelegramMediaFetcher
+from handlers.telegram.officers import TelegramChatAdmins, TelegramForumTopics
 from handlers.telegram.sender import TelegramSender
 from storage import migrate
 from storage.database import create_engine, session_factory
 from storage.files import LocalFileStore
 from storage.outbox_queue import SqlOutboxQueue
+from storage.schedule_queries import SqlScheduleQueries
 from storage.unit_of_work import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -64,13 +71,18 @@ class KanalAduan:
             calendar=WorkingCalendar(
                 config.timezone, config.cuti_bersama, config.extra_working_days
             ),
-            uow=lambda: SqlUnitOfWork(sessions),  # type: ignore[arg-type,return-value]
+            uow=lambda: SqlUnitOfWork(sessions),  # type: ignore[arg-type]
             files=files,
             desk_chat=ChatAddress(Channel.TELEGRAM, str(settings.admin_chat_id)),
             clock=self.clock,
             fetchers={Channel.TELEGRAM.value: TelegramMediaFetcher(bot)},
         )
         self.citizens = CitizenChat(self.ctx)
+        self.citizens.idle_handlers.append(citizen_follow_up)
+        self.citizens.choice_handlers[survey.PREFIX] = survey.handle_choice
+        self.citizens.idle_handlers.append(survey.handle_comment)
+        self.duties = Duties(self.ctx, SqlScheduleQueries(sessions))
+        self.officers = OfficerDesk(self.ctx, TelegramChatAdmins(bot))
         limits = SendLimits(
             global_per_second=settings.telegram_global_rate,
             private_per_second=settings.telegram_private_rate,
@@ -79,13 +91,30 @@ class KanalAduan:
         )
         self.deliverer = Deliverer(
             SqlOutboxQueue(sessions),
-            {Channel.TELEGRAM.value: TelegramSender(bot)},
+            {
+                Channel.TELEGRAM.value: TopicSender(
+                    TelegramSender(bot), TelegramForumTopics(bot), self.ctx.uow
+                )
+            },
             files,
             self.clock,
             limits,
             max_attempts=settings.outbox_max_attempts,
+            batch=settings.outbox_batch,
+            lease_seconds=settings.outbox_lease_seconds,
+            backoff_base=settings.outbox_backoff_base_seconds,
+            backoff_max=settings.outbox_backoff_max_seconds,
+            on_failed=self.duties.delivery_failed,
+            on_unreachable=self.duties.delivery_unreachable,
         )
         self.ctx.wake_outbox = self.deliverer.wake
+        self.scheduler = BotScheduler(
+            self.deliverer,
+            self.duties,
+            config,
+            settings.outbox_interval_seconds,
+            settings.deadline_scan_minutes,
+        )
         await application.initialize()
         await application.start()
         assert application.updater is not None
@@ -95,12 +124,13 @@ class KanalAduan:
             drop_pending_updates=False,
             allowed_updates=Update.ALL_TYPES,
         )
-        self._tasks.append(
-            asyncio.create_task(self.deliverer.run_forever(settings.outbox_interval_seconds))
-        )
+        self.scheduler.start()
         log.info("Kanal Aduan is running (%s)", config.city_name)
 
     async def stop(self) -> None:
+        scheduler: BotScheduler | None = getattr(self, "scheduler", None)
+        if scheduler is not None:
+            await scheduler.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -120,7 +150,7 @@ class KanalAduan:
         if inbound.is_private:
             turn = await self.citizens.handle(inbound)
             return turn.notice
-        return None
+        return await self.officers.handle(inbound)
 
     async def on_failure(self, inbound: Inbound) -> None:
         """An update could not be handled: say so, without details, and lose nothing."""

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     telegram_private_burst: int = Field(default=3, ge=1)
     telegram_group_per_minute: int = Field(default=20, ge=1)
     deadline_scan_minutes: float = Field(default=5.0, gt=0)
+    outbox_batch: int = Field(default=100, ge=1)
+    outbox_lease_seconds: float = Field(default=120.0, gt=0)
+    outbox_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    outbox_backoff_max_seconds: float = Field(default=300.0, gt=0)
 
     @field_validator("telegram_api_base_url")
     @classmethod

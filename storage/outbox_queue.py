@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from conversations.core.domain import CardLink, OutboxItem
@@ -19,42 +20,40 @@ class SqlOutboxQueue:
         self._sessions = sessions
 
     async def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
+        o: Any = OutboxRow
         async with self._sessions() as session, session.begin():
             due = or_(
                 and_(
-                    OutboxRow.status == "pending",  # type: ignore[arg-type]
-                    or_(OutboxRow.next_attempt_at.is_(None), OutboxRow.next_attempt_at <= now),
-                ),  # type: ignore[union-attr,operator]
-                and_(OutboxRow.status == "sending", OutboxRow.lease_until <= now),  # type: ignore[arg-type,operator]
+                    o.status == "pending",
+                    or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now),
+                ),
+                and_(o.status == "sending", o.lease_until <= now),
             )
-            query = select(OutboxRow).where(due).order_by(OutboxRow.id).limit(limit * 4)  # type: ignore[arg-type]
-            if session.bind.dialect.name == "postgresql":
+            query = select(OutboxRow).where(due).order_by(o.id).limit(max(1, limit) * 4)
+            if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = list((await session.execute(query)).scalars())
             if not rows:
                 return []
             chats = {row.chat_id for row in rows}
-            oldest = dict(
-                (
-                    await session.execute(
-                        select(OutboxRow.chat_id, OutboxRow.id)
-                        .where(OutboxRow.chat_id.in_(chats), OutboxRow.status.in_(UNSENT))  # type: ignore[attr-defined]
-                        .order_by(OutboxRow.id)  # type: ignore[arg-type]
-                    )
-                ).all()[::-1]
+            first = await session.execute(
+                select(o.chat_id, func.min(o.id))
+                .where(o.chat_id.in_(chats), o.status.in_(UNSENT))
+                .group_by(o.chat_id)
             )
+            oldest: dict[str, int] = {str(chat): int(ident) for chat, ident in first.all()}
             chosen: list[OutboxRow] = []
+            taken: set[str] = set()
             blocked: set[str] = set()
             for row in rows:
                 # Per-chat order: a chat's rows go out one after another, oldest first.
                 if row.chat_id in blocked:
                     continue
-                if oldest.get(row.chat_id) != row.id and not any(
-                    c.chat_id == row.chat_id for c in chosen
-                ):
+                if oldest.get(row.chat_id) != row.id and row.chat_id not in taken:
                     blocked.add(row.chat_id)
                     continue
                 chosen.append(row)
+                taken.add(row.chat_id)
                 if len(chosen) >= limit:
                     break
             lease = now + timedelta(seconds=lease_seconds)
@@ -89,18 +88,28 @@ class SqlOutboxQueue:
                     )
                 )
 
-    async def reschedule(self, item: OutboxItem, at: datetime, error: str) -> None:
+    async def reschedule(
+        self, item: OutboxItem, at: datetime, error: str, count_attempt: bool = True
+    ) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id == item.id)  # type: ignore[arg-type]
+                .where(OutboxRow.id == item.id, OutboxRow.status == "sending")  # type: ignore[arg-type]
                 .values(
                     status="pending",
                     next_attempt_at=at,
                     lease_until=None,
-                    attempts=item.attempts + 1,
+                    attempts=item.attempts + (1 if count_attempt else 0),
                     error=error[:500],
                 )
+            )
+
+    async def release(self, item: OutboxItem) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == item.id, OutboxRow.status == "sending")  # type: ignore[arg-type]
+                .values(status="pending", lease_until=None)
             )
 
     async def mark_failed(self, item: OutboxItem, error: str, now: datetime) -> None:
@@ -114,19 +123,17 @@ class SqlOutboxQueue:
             )
 
     async def mark_unreachable(self, item: OutboxItem, error: str, now: datetime) -> None:
+        o: Any = OutboxRow
+        c: Any = CitizenRow
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(OutboxRow)
-                .where(
-                    OutboxRow.chat_id == item.chat_id,
-                    OutboxRow.channel == item.channel,
-                    OutboxRow.status.in_(UNSENT),
-                )  # type: ignore[attr-defined]
+                .where(o.chat_id == item.chat_id, o.channel == item.channel, o.status.in_(UNSENT))
                 .values(status="unreachable", lease_until=None, error=error[:500])
             )
             await session.execute(
                 update(CitizenRow)
-                .where(CitizenRow.channel == item.channel, CitizenRow.chat_id == item.chat_id)  # type: ignore[arg-type]
+                .where(c.channel == item.channel, c.chat_id == item.chat_id)
                 .values(unreachable=True)
             )
 

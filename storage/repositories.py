@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from conversations.core.domain import (
     AgencyTopic,
@@ -366,17 +367,17 @@ class SqlOfficerRequests:
             await self.session.execute(
                 select(OfficerRequestRow)
                 .where(
-                    OfficerRequestRow.complaint_id == complaint_id,
-                    OfficerRequestRow.chat_id == chat_id,
+                    col(OfficerRequestRow.complaint_id) == complaint_id,
+                    col(OfficerRequestRow.chat_id) == chat_id,
                 )
-                .order_by(OfficerRequestRow.id.desc())  # type: ignore[union-attr]
+                .order_by(col(OfficerRequestRow.id).desc())
             )
         ).scalars()
         return [to_record(row, OfficerRequest) for row in rows]
 
     async def clear(self, complaint_id: int) -> None:
         await self.session.execute(
-            delete(OfficerRequestRow).where(OfficerRequestRow.complaint_id == complaint_id)  # type: ignore[arg-type]
+            delete(OfficerRequestRow).where(col(OfficerRequestRow.complaint_id) == complaint_id)
         )
 
 
@@ -393,7 +394,8 @@ class SqlAgencyTopics:
             (
                 await self.session.execute(
                     select(AgencyTopicRow).where(
-                        AgencyTopicRow.chat_id == chat_id, AgencyTopicRow.thread_id == thread_id
+                        col(AgencyTopicRow.chat_id) == chat_id,
+                        col(AgencyTopicRow.thread_id) == thread_id,
                     )
                 )
             )

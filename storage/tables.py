@@ -68,6 +68,8 @@ class ComplaintRow(SQLModel, table=True):
         Index("ix_complaint_status_verify_due", "status", "verify_due"),
         Index("ix_complaint_status_followup_due", "status", "followup_due"),
         Index("ix_complaint_status_autoclose_due", "status", "autoclose_due"),
+        Index("ix_complaint_status_settle_due", "status", "settle_due"),
+        Index("ix_complaint_status_resolved_at", "status", "resolved_at"),
         Index("ix_complaint_agency_status", "agency", "status"),
     )
     id: int | None = Field(default=None, primary_key=True)

@@ -7,8 +7,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = {
-    "telegram", "aiogram", "pywa", "httpx", "aiohttp", "requests", "fastapi", "starlette",
-    "flask", "sqlalchemy", "sqlmodel", "asyncpg", "aiosqlite", "psycopg", "psycopg2",
+    "telegram",
+    "aiogram",
+    "pywa",
+    "httpx",
+    "aiohttp",
+    "requests",
+    "fastapi",
+    "starlette",
+    "flask",
+    "sqlalchemy",
+    "sqlmodel",
+    "asyncpg",
+    "aiosqlite",
+    "psycopg",
+    "psycopg2",
 }
 OUTER_LAYERS = {"bot", "handlers", "storage"}
 

@@ -39,7 +39,11 @@ class TestStart:
         await siti.says("/start")
         assert "Selamat datang" in siti.last_text
         assert siti.buttons() == [
-            "📝 Aduan baru", "📋 Aduan saya", "🔎 Cek status", "❓ Bantuan", "🌐 Bahasa / Language",
+            "📝 Aduan baru",
+            "📋 Aduan saya",
+            "🔎 Cek status",
+            "❓ Bantuan",
+            "🌐 Bahasa / Language",
         ]
 
     async def test_language_switch_to_english_persists(self, siti: Citizen) -> None:

@@ -23,8 +23,12 @@ def uow_factory(engine: AsyncEngine) -> SqlUnitOfWork:
 async def a_citizen(engine: AsyncEngine, external_id: str = "1001") -> Citizen:
     async with uow_factory(engine) as uow:
         citizen = await uow.citizens.add(
-            Citizen(channel="telegram", external_id=external_id, chat_id=external_id,
-                    display_name="Siti")
+            Citizen(
+                channel="telegram",
+                external_id=external_id,
+                chat_id=external_id,
+                display_name="Siti",
+            )
         )
         await uow.commit()
     return citizen
@@ -36,9 +40,14 @@ async def a_complaint(engine: AsyncEngine, citizen: Citizen) -> Complaint:
         complaint = await uow.complaints.add(
             Complaint(
                 ticket=await uow.complaints.next_ticket("ADU", NOW),
-                citizen_id=citizen.id, channel="telegram", chat_id=citizen.chat_id,
-                category="jalan", agency="pupr", description="Jalan berlubang di depan sekolah",
-                created_at=NOW, verify_due=NOW + timedelta(days=5),
+                citizen_id=citizen.id,
+                channel="telegram",
+                chat_id=citizen.chat_id,
+                category="jalan",
+                agency="pupr",
+                description="Jalan berlubang di depan sekolah",
+                created_at=NOW,
+                verify_due=NOW + timedelta(days=5),
             )
         )
         await uow.commit()
@@ -69,8 +78,14 @@ async def test_an_uncommitted_claim_is_forgotten(engine: AsyncEngine) -> None:
 async def test_dialogue_state_survives_a_new_session(engine: AsyncEngine) -> None:
     citizen = await a_citizen(engine)
     assert citizen.id is not None
-    draft = Draft(category="jalan", description="Lubang besar", latitude=-8.1, longitude=112.2,
-                  photo_ids=[3, 4], anonymous=True)
+    draft = Draft(
+        category="jalan",
+        description="Lubang besar",
+        latitude=-8.1,
+        longitude=112.2,
+        photo_ids=[3, 4],
+        anonymous=True,
+    )
     async with uow_factory(engine) as uow:
         await uow.dialogues.save(Dialogue(citizen.id, "photos", draft, back=["category"]))
         await uow.commit()
@@ -137,8 +152,13 @@ async def test_ticket_lookup_ignores_case(engine: AsyncEngine) -> None:
 
 async def test_the_outbox_refuses_a_second_row_with_the_same_key(engine: AsyncEngine) -> None:
     def push() -> OutboxItem:
-        return OutboxItem(channel="telegram", chat_id="1001", kind="push",
-                          payload={"reply": {"text": "hi"}}, dedupe_key="push:7")
+        return OutboxItem(
+            channel="telegram",
+            chat_id="1001",
+            kind="push",
+            payload={"reply": {"text": "hi"}},
+            dedupe_key="push:7",
+        )
 
     async with uow_factory(engine) as uow:
         assert await uow.outbox.add(push())

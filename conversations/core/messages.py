@@ -74,6 +74,8 @@ class Inbound:
     contact_phone: str | None = None
     unsupported: str | None = None
     reply_to_message_id: int | None = None
+    # The text of the bot's own message being replied to, if it is one.
+    reply_to_bot_text: str | None = None
     # Set when the sender is a chat administrator, as reported by the platform.
     callback_id: str | None = None
 

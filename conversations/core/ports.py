@@ -182,7 +182,12 @@ class OutboxQueue(Protocol):
         """Due items, oldest first, at most the oldest unsent ones per chat."""
 
     async def mark_sent(self, item: OutboxItem, message_id: int | None, now: datetime) -> None: ...
-    async def reschedule(self, item: OutboxItem, at: datetime, error: str) -> None: ...
+    async def reschedule(
+        self, item: OutboxItem, at: datetime, error: str, count_attempt: bool = True
+    ) -> None: ...
+    async def release(self, item: OutboxItem) -> None:
+        """Hand a claimed row back untouched (not sent, no attempt counted)."""
+
     async def mark_failed(self, item: OutboxItem, error: str, now: datetime) -> None: ...
     async def mark_unreachable(self, item: OutboxItem, error: str, now: datetime) -> None: ...
 
@@ -197,3 +202,36 @@ class ForumTopics(Protocol):
     """Creates a forum topic in a group; returns its thread id."""
 
     async def create(self, chat_id: str, name: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class DigestFigures:
+    new: int
+    waiting_verification: int
+    overdue_by_agency: dict[str, int]
+    resolved: int
+    followups: list[tuple[datetime, datetime]]
+
+
+class ScheduleQueries(Protocol):
+    """Read-only look-ups the scheduler derives its work from; each its own transaction."""
+
+    async def due(
+        self,
+        column: str,
+        statuses: Sequence[Status],
+        before: datetime,
+        limit: int = 500,
+        after: tuple[datetime, int] | None = None,
+    ) -> list[Complaint]:
+        """Complaints in ``statuses`` whose ``column`` <= ``before``, earliest first.
+
+        ``column`` is verify_due, followup_due, settle_due, autoclose_due or
+        resolved_at; ``after`` is the (value, id) of the last row of the previous page.
+        """
+
+    async def queued_keys(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` that are already outbox dedupe keys."""
+
+    async def digest(self, since: datetime, until: datetime, now: datetime) -> DigestFigures:
+        """New and resolved complaints in [since, until), open counts as of ``now``."""

@@ -85,6 +85,7 @@ def from_update(update: Update) -> Inbound | None:
             if message.reply_to_message is not None and not _is_topic_root(message)
             else None
         ),
+        reply_to_bot_text=_bot_text(message),
     )
     if message.text is not None:
         command = _command(message)
@@ -126,6 +127,13 @@ def from_update(update: Update) -> Inbound | None:
         )
     what = next((k for k in UNSUPPORTED_KINDS if getattr(message, k, None)), "other")
     return replace(base, unsupported=what)
+
+
+def _bot_text(message: Message) -> str | None:
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or not replied.from_user.is_bot:
+        return None
+    return replied.text or replied.caption
 
 
 def _is_topic_root(message: Message) -> bool:

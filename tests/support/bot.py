@@ -15,7 +15,9 @@ TOKEN = "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
 ADMIN_CHAT_ID = -1001234567890
 
 
-def bot_settings(fake: FakeTelegram, database_url: str, tmp_path: Path, **overrides: object) -> Settings:
+def bot_settings(
+    fake: FakeTelegram, database_url: str, tmp_path: Path, **overrides: object
+) -> Settings:
     values: dict[str, object] = {
         "telegram_bot_token": TOKEN,
         "telegram_api_base_url": fake.base_url,
@@ -24,6 +26,11 @@ def bot_settings(fake: FakeTelegram, database_url: str, tmp_path: Path, **overri
         "media_dir": tmp_path / "media",
         "telegram_poll_timeout": 1,
         "outbox_interval_seconds": 0.2,
+        # Conversations in tests run faster than a person types; tests about the
+        # rate limits themselves set these back to Telegram's figures.
+        "telegram_private_rate": 50.0,
+        "telegram_private_burst": 50,
+        "telegram_group_per_minute": 3000,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import PACKAGE_DIR
@@ -17,8 +18,6 @@ from conversations.core.workdays import WorkingCalendar
 from storage.database import session_factory
 from storage.files import LocalFileStore
 from storage.unit_of_work import SqlUnitOfWork
-
-import yaml
 
 ADMIN_CHAT = "-1001"
 

@@ -1,0 +1,266 @@
+"""After resolution: the satisfaction survey, the citizen's answers, and the automatic close.
+
+The survey is derived from the database: a complaint in ``selesai`` whose survey
+for that ``resolved_at`` is not yet in the outbox gets one (dedupe key
+``survey:{id}:{resolved_at}``). "Yes, fixed" closes the complaint; "not yet"
+asks what is still wrong, and the citizen's next message reopens it to its
+agency with that comment. A rating 1-5 is stored on the complaint and shown to
+the officers. Without any answer, the complaint closes by itself at
+``autoclose_due`` (10 working days) and the citizen is told.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from conversations.core.context import CoreContext
+from conversations.core.domain import Citizen, Complaint, Event
+from conversations.core.handling import (
+    SYSTEM,
+    Actor,
+    Conflict,
+    agency_destination,
+    citizen_address,
+    transition,
+)
+from conversations.core.lifecycle import Action, IllegalTransition, Role, Status
+from conversations.core.messages import Choice, Inbound, InboundKind, Reply
+from conversations.core.outbox import queue
+from conversations.core.ports import ScheduleQueries, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+PREFIX = "survey"
+NOT_FIXED_EVENT = "survey_notfixed"
+PAGE = 500
+
+
+def survey_key(complaint: Complaint) -> str:
+    assert complaint.resolved_at is not None
+    return f"survey:{complaint.id}:{complaint.resolved_at.isoformat()}"
+
+
+def survey_reply(ctx: CoreContext, complaint: Complaint, lang: str) -> Reply:
+    cid = complaint.id
+    rows = (
+        (
+            Choice(f"survey:fixed:{cid}", ctx.t(lang, "survey.fixed")),
+            Choice(f"survey:notfixed:{cid}", ctx.t(lang, "survey.not_fixed")),
+        ),
+        tuple(
+            Choice(f"survey:rate:{cid}:{n}", ctx.t(lang, "survey.star", n=n)) for n in range(1, 6)
+        ),
+    )
+    return Reply(ctx.t(lang, "survey.ask", ticket=complaint.ticket), choices=rows)
+
+
+async def scan_surveys(ctx: CoreContext, queries: ScheduleQueries, now: datetime) -> int:
+    """Queue the survey of every resolved complaint that has none yet."""
+    queued = 0
+    after: tuple[datetime, int] | None = None
+    while True:
+        page = await queries.due("resolved_at", (Status.SELESAI,), now, PAGE, after)
+        if not page:
+            return queued
+        last = page[-1]
+        assert last.resolved_at is not None and last.id is not None
+        after = (last.resolved_at, last.id)
+        known = await queries.queued_keys([survey_key(c) for c in page])
+        fresh = [c for c in page if survey_key(c) not in known]
+        if fresh:
+            async with ctx.uow() as uow:
+                for complaint in fresh:
+                    citizen = await uow.citizens.get(complaint.citizen_id)
+                    if citizen is not None and citizen.unreachable:
+                        continue
+                    lang = citizen.language if citizen else complaint.language
+                    queued += await queue(
+                        uow,
+                        citizen_address(complaint, citizen),
+                        survey_reply(ctx, complaint, lang),
+                        "survey",
+                        survey_key(complaint),
+                        complaint.id,
+                    )
+                await uow.commit()
+        if len(page) < PAGE:
+            return queued
+
+
+async def scan_autoclose(ctx: CoreContext, queries: ScheduleQueries, now: datetime) -> int:
+    """Close resolved complaints nobody answered for; returns how many moved."""
+    moved = 0
+    due = await queries.due("autoclose_due", (Status.SELESAI,), now, PAGE)
+    for stale in due:
+        assert stale.id is not None
+        async with ctx.uow() as uow:
+            complaint = await uow.complaints.get(stale.id)
+            if (
+                complaint is None
+                or complaint.status is not Status.SELESAI
+                or complaint.autoclose_due is None
+                or complaint.autoclose_due > now
+            ):
+                continue
+            citizen = await uow.citizens.get(complaint.citizen_id)
+            lang = citizen.language if citizen else complaint.language
+            try:
+                if await _awaiting_comment(uow, complaint):
+                    # The citizen said "not fixed" but wrote nothing: reopen anyway.
+                    await transition(
+                        ctx,
+                        uow,
+                        complaint,
+                        Action.REOPEN,
+                        Actor(Role.CITIZEN),
+                        message=ctx.t(lang, "survey.no_comment"),
+                    )
+                else:
+                    days = ctx.config.deadlines_for(complaint.category).autoclose_working_days
+                    await transition(
+                        ctx,
+                        uow,
+                        complaint,
+                        Action.CLOSE,
+                        SYSTEM,
+                        message=ctx.t(lang, "scheduler.autoclosed", days=days),
+                    )
+            except (Conflict, IllegalTransition) as error:
+                log.info("autoclose of %s skipped: %s", complaint.ticket, error)
+                continue
+            await uow.commit()
+            moved += 1
+    return moved
+
+
+async def _awaiting_comment(uow: UnitOfWork, complaint: Complaint) -> bool:
+    assert complaint.id is not None
+    history = await uow.events.for_complaint(complaint.id)
+    return bool(history) and history[-1].action == NOT_FIXED_EVENT
+
+
+async def _own_complaint(uow: UnitOfWork, citizen: Citizen, complaint_id: str) -> Complaint | None:
+    if not complaint_id.isdigit():
+        return None
+    complaint = await uow.complaints.get(int(complaint_id))
+    if complaint is None or complaint.citizen_id != citizen.id:
+        return None
+    return complaint
+
+
+def _citizen_actor(citizen: Citizen, complaint: Complaint) -> Actor:
+    if complaint.anonymous:
+        return Actor(Role.CITIZEN)
+    return Actor(Role.CITIZEN, str(citizen.id), citizen.display_name)
+
+
+async def handle_choice(
+    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound, choice: str
+) -> list[Reply] | None:
+    """``CitizenChat.choice_handlers["survey"]``.
+
+    Choice ids: ``survey:fixed:{id}``, ``survey:notfixed:{id}``, ``survey:rate:{id}:{n}``.
+    """
+    lang = citizen.language
+    parts = choice.split(":")
+    if len(parts) < 3:
+        return None
+    complaint = await _own_complaint(uow, citizen, parts[2])
+    if complaint is None:
+        return [Reply(ctx.t(lang, "survey.not_now"))]
+    if parts[1] == "rate" and len(parts) == 4 and parts[3] in {"1", "2", "3", "4", "5"}:
+        return await _rate(ctx, uow, citizen, complaint, int(parts[3]))
+    if complaint.status is not Status.SELESAI:
+        return [Reply(ctx.t(lang, "survey.not_now"))]
+    if parts[1] == "fixed":
+        try:
+            await transition(ctx, uow, complaint, Action.CLOSE, _citizen_actor(citizen, complaint))
+        except (Conflict, IllegalTransition):
+            return [Reply(ctx.t(lang, "survey.not_now"))]
+        return [Reply(ctx.t(lang, "survey.thanks_fixed", ticket=complaint.ticket))]
+    if parts[1] == "notfixed":
+        assert complaint.id is not None
+        if not await _awaiting_comment(uow, complaint):
+            await uow.events.add(
+                Event(
+                    complaint_id=complaint.id,
+                    at=ctx.clock.now(),
+                    action=NOT_FIXED_EVENT,
+                    actor_role=Role.CITIZEN.value,
+                    actor_id=None if complaint.anonymous else str(citizen.id),
+                )
+            )
+        return [Reply(ctx.t(lang, "survey.ask_comment", ticket=complaint.ticket))]
+    return None
+
+
+async def _rate(
+    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, complaint: Complaint, stars: int
+) -> list[Reply]:
+    lang = citizen.language
+    if complaint.resolved_at is None or complaint.status not in (Status.SELESAI, Status.DITUTUP):
+        return [Reply(ctx.t(lang, "survey.not_now"))]
+    assert complaint.id is not None
+    for _ in range(3):  # optimistic lock: an officer may be saving the complaint right now
+        complaint.rating = stars
+        if await uow.complaints.update(complaint, complaint.version):
+            break
+        fresh = await uow.complaints.get(complaint.id)
+        if fresh is None:
+            return [Reply(ctx.t(lang, "survey.not_now"))]
+        complaint = fresh
+    else:
+        return [Reply(ctx.t(lang, "survey.not_now"))]
+    assert complaint.id is not None
+    event = await uow.events.add(
+        Event(
+            complaint_id=complaint.id,
+            at=ctx.clock.now(),
+            action="rated",
+            actor_role=Role.CITIZEN.value,
+            actor_id=None if complaint.anonymous else str(citizen.id),
+            note=str(stars),
+        )
+    )
+    text = ctx.t(None, "survey.rating_to_officers", ticket=complaint.ticket, n=stars)
+    await _tell_officers(ctx, uow, complaint, Reply(text), f"rated:{event.id}")
+    return [Reply(ctx.t(lang, "survey.rated", n=stars, ticket=complaint.ticket))]
+
+
+async def _tell_officers(
+    ctx: CoreContext, uow: UnitOfWork, complaint: Complaint, reply: Reply, key: str
+) -> None:
+    await queue(uow, ctx.desk_chat, reply, "notice", f"{key}:desk", complaint.id)
+    target = agency_destination(ctx, complaint.agency)
+    if target is not None:
+        address, extra = target
+        await queue(uow, address, reply, "notice", f"{key}:agency", complaint.id, extra=extra)
+
+
+async def handle_comment(
+    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound
+) -> list[Reply] | None:
+    """An idle handler: text after "not fixed" reopens the complaint with that comment."""
+    if inbound.kind is not InboundKind.TEXT or not (inbound.text or "").strip():
+        return None
+    assert citizen.id is not None
+    for complaint in await uow.complaints.for_citizen(citizen.id, limit=10):
+        if complaint.status is not Status.SELESAI or not await _awaiting_comment(uow, complaint):
+            continue
+        comment = (inbound.text or "").strip()[:1500]
+        try:
+            await transition(
+                ctx,
+                uow,
+                complaint,
+                Action.REOPEN,
+                _citizen_actor(citizen, complaint),
+                message=comment,
+            )
+        except (Conflict, IllegalTransition):
+            return [Reply(ctx.t(citizen.language, "survey.not_now"))]
+        text = ctx.t(None, "survey.comment_to_agency", ticket=complaint.ticket, comment=comment)
+        await _tell_officers(ctx, uow, complaint, Reply(text), f"comment:{inbound.update_key}")
+        return [Reply(ctx.t(citizen.language, "survey.reopened", ticket=complaint.ticket))]
+    return None

@@ -1,0 +1,318 @@
+"""The outbox through the fake Bot API: 429, 5xx, 403, crashes, two processes, rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import Bot
+
+from conversations.core.context import SystemClock
+from conversations.core.delivery import Deliverer
+from conversations.core.domain import Citizen, Complaint
+from conversations.core.duties import Duties
+from conversations.core.messages import Channel, ChatAddress, Reply
+from conversations.core.outbox import queue
+from conversations.core.ratelimit import SendLimits
+from handlers.telegram.sender import TelegramSender
+from storage import migrate
+from storage.database import create_engine, is_sqlite, session_factory
+from storage.files import LocalFileStore
+from storage.outbox_queue import SqlOutboxQueue
+from storage.schedule_queries import SqlScheduleQueries
+from storage.tables import CitizenRow, OutboxRow
+from tests.fakes.telegram_api import FakeTelegram
+from tests.support.bot import ADMIN_CHAT_ID, TOKEN, running_bot
+from tests.support.core import Core, build_core
+
+FAST = {"global_per_second": 5000.0, "private_per_second": 5000.0, "private_burst": 100}
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(token=TOKEN) as server:
+        server.group(ADMIN_CHAT_ID)
+        yield server
+
+
+@pytest.fixture
+async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
+    bot = Bot(TOKEN, base_url=f"{fake.base_url}/bot", base_file_url=f"{fake.base_url}/file/bot")
+    async with bot:
+        yield bot
+
+
+@pytest.fixture
+def core(engine: AsyncEngine, tmp_path: Path) -> Core:
+    core = build_core(engine, tmp_path / "media")
+    core.ctx.desk_chat = ChatAddress(Channel.TELEGRAM, str(ADMIN_CHAT_ID))
+    return core
+
+
+def deliverer(engine: AsyncEngine, bot: Bot, core: Core | None = None, **kw: object) -> Deliverer:
+    limits = kw.pop("limits", None) or SendLimits(**FAST)  # type: ignore[arg-type]
+    d = Deliverer(
+        SqlOutboxQueue(session_factory(engine)),
+        {Channel.TELEGRAM.value: TelegramSender(bot)},
+        LocalFileStore(Path("/nonexistent")),
+        SystemClock(),
+        limits,  # type: ignore[arg-type]
+        backoff_base=0.05,
+        backoff_max=0.2,
+        **kw,  # type: ignore[arg-type]
+    )
+    if core is not None:
+        duties = Duties(core.ctx, SqlScheduleQueries(session_factory(engine)))
+        d.on_failed = duties.delivery_failed
+        d.on_unreachable = duties.delivery_unreachable
+    return d
+
+
+async def push(core: Core, chat_id: int, texts: list[str], complaint_id: int | None = None) -> None:
+    async with core.ctx.uow() as uow:
+        for text in texts:
+            await queue(
+                uow,
+                ChatAddress(Channel.TELEGRAM, str(chat_id)),
+                Reply(text),
+                "push",
+                f"push:{chat_id}:{text}",
+                complaint_id,
+            )
+        await uow.commit()
+
+
+async def statuses(engine: AsyncEngine) -> Counter[str]:
+    async with session_factory(engine)() as session:
+        status: Any = OutboxRow.status
+        rows = (await session.execute(select(status))).scalars()
+        return Counter(rows)
+
+
+async def until_settled(d: Deliverer, engine: AsyncEngine, within: float = 15.0) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        await d.run_once()
+        counts = await statuses(engine)
+        if counts["pending"] + counts["sending"] == 0:
+            return
+        assert time.monotonic() < deadline, counts
+        await asyncio.sleep(0.05)
+
+
+def texts_to(fake: FakeTelegram, chat_id: int) -> list[str]:
+    return [s.text or "" for s in fake.sent if s.chat_id == chat_id]
+
+
+async def add_complaint(core: Core, user: int) -> Complaint:
+    from conversations.core.complaints import submit
+    from conversations.core.domain import Draft
+
+    async with core.ctx.uow() as uow:
+        citizen = await uow.citizens.add(Citizen("telegram", str(user), str(user), "Siti"))
+        draft = Draft(category="jalan", description="Lampu jalan mati sejak seminggu")
+        complaint = await submit(core.ctx, uow, citizen, draft)
+        await uow.commit()
+    return complaint
+
+
+async def test_same_event_is_queued_once(core: Core, engine: AsyncEngine) -> None:
+    await push(core, 1001, ["satu"])
+    await push(core, 1001, ["satu"])
+    assert (await statuses(engine))["pending"] == 1
+
+
+async def test_429_waits_retry_after_and_keeps_order(
+    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+) -> None:
+    user = fake.private_user(1001)
+    await push(core, user.id, ["satu", "dua", "tiga"])
+    fake.fail_next("sendMessage", status=429, retry_after=1, chat_id=user.id)
+    d = deliverer(engine, bot)
+    await until_settled(d, engine)
+    assert texts_to(fake, user.id) == ["satu", "dua", "tiga"]
+    refused = [c for c in fake.calls if c.status == 429]
+    first_ok = min(s.time for s in fake.sent if s.chat_id == user.id)
+    assert len(refused) == 1 and first_ok - refused[0].time >= 1.0
+
+
+async def test_5xx_backs_off_then_delivers(
+    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+) -> None:
+    user = fake.private_user(1001)
+    await push(core, user.id, ["kabar"])
+    fake.fail_next("sendMessage", status=502, chat_id=user.id, times=3)
+    d = deliverer(engine, bot, core)
+    await until_settled(d, engine)
+    assert texts_to(fake, user.id) == ["kabar"]
+    tries = sorted(c.time for c in fake.calls if c.method == "sendMessage")
+    gaps = [b - a for a, b in itertools.pairwise(tries)]
+    assert len(tries) == 4 and gaps[2] > gaps[0]  # exponential (with jitter)
+    assert texts_to(fake, ADMIN_CHAT_ID) == []
+
+
+async def test_gives_up_after_max_attempts_and_tells_the_desk_once(
+    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+) -> None:
+    user = fake.private_user(1001)
+    complaint = await add_complaint(core, user.id)
+    await push(core, user.id, ["kabar"], complaint.id)
+    fake.fail_next("sendMessage", status=500, chat_id=user.id, times=10)
+    d = deliverer(engine, bot, core, max_attempts=3)
+    await until_settled(d, engine)
+    assert texts_to(fake, user.id) == []
+    assert (await statuses(engine))["failed"] == 1
+    alerts = [t for t in texts_to(fake, ADMIN_CHAT_ID) if "gagal terkirim" in t]
+    assert len(alerts) == 1 and complaint.ticket in alerts[0]
+
+
+async def test_403_marks_the_citizen_unreachable_and_tells_the_desk(
+    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+) -> None:
+    user = fake.private_user(1001)
+    complaint = await add_complaint(core, user.id)
+    await push(core, user.id, ["satu", "dua"], complaint.id)
+    fake.block(user)
+    d = deliverer(engine, bot, core)
+    await until_settled(d, engine)
+    assert texts_to(fake, user.id) == []
+    assert len([c for c in fake.calls if c.status == 403]) == 1  # no retries
+    counts = await statuses(engine)
+    assert counts["unreachable"] == 2
+    async with session_factory(engine)() as session:
+        citizen = (await session.execute(select(CitizenRow))).scalar_one()
+    assert citizen.unreachable
+    alerts = [t for t in texts_to(fake, ADMIN_CHAT_ID) if "memblokir" in t]
+    assert len(alerts) == 1 and complaint.ticket in alerts[0]
+
+
+async def test_crash_between_commit_and_send_then_restart(
+    fake: FakeTelegram, bot: Bot, core: Core, database_url: str, engine: AsyncEngine
+) -> None:
+    users = [fake.private_user(2000 + i) for i in range(5)]
+    for user in users:
+        await push(core, user.id, [f"kabar {i}" for i in range(3)])
+    # The first process claimed some rows and died before sending them.
+    dead_queue = SqlOutboxQueue(session_factory(engine))
+    claimed = await dead_queue.claim(datetime.now(UTC), 4, lease_seconds=0.5)
+    assert claimed
+    await asyncio.sleep(0.6)  # its lease runs out
+    restarted = create_engine(database_url)
+    try:
+        d = deliverer(restarted, bot)
+        await until_settled(d, restarted)
+    finally:
+        await restarted.dispose()
+    for user in users:
+        assert texts_to(fake, user.id) == ["kabar 0", "kabar 1", "kabar 2"]
+
+
+async def test_restart_of_the_whole_bot_delivers_what_was_committed(
+    fake: FakeTelegram, core: Core, database_url: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    users = [fake.private_user(3000 + i) for i in range(4)]
+    for user in users:
+        await push(core, user.id, ["sebelum crash 1", "sebelum crash 2"])
+    async with running_bot(
+        fake,
+        database_url,
+        tmp_path,
+        telegram_global_rate=1000.0,
+        telegram_private_rate=1000.0,
+        telegram_private_burst=50,
+    ):
+        for user in users:
+            assert (await fake.next_message_to(user)).text == "sebelum crash 1"
+            assert (await fake.next_message_to(user)).text == "sebelum crash 2"
+        await fake.wait_idle(quiet=0.3)
+    for user in users:
+        assert len(texts_to(fake, user.id)) == 2
+
+
+@pytest.mark.parametrize("processes", [2])
+async def test_two_processes_deliver_each_row_once(
+    fake: FakeTelegram, bot: Bot, core: Core, database_url: str, processes: int
+) -> None:
+    # SQLite is one process only (no SKIP LOCKED); PostgreSQL runs two deliverers.
+    count = 1 if is_sqlite(database_url) else processes
+    users = [fake.private_user(10_000 + i) for i in range(100)]
+    async with core.ctx.uow() as uow:
+        for n in range(1000):
+            user = users[n % len(users)]
+            await queue(
+                uow,
+                ChatAddress(Channel.TELEGRAM, str(user.id)),
+                Reply(f"m{n}"),
+                "push",
+                f"bulk:{n}",
+            )
+        await uow.commit()
+    engines = [create_engine(database_url) for _ in range(count)]
+    try:
+        for extra in engines:
+            await migrate.upgrade(extra)
+        workers = [deliverer(e, bot, batch=50) for e in engines]
+
+        async def work(d: Deliverer, engine: AsyncEngine) -> int:
+            # Like the scheduled job of a process: run rounds until nothing is left.
+            done = 0
+            while True:
+                done += await d.run_once()
+                counts = await statuses(engine)
+                if counts["pending"] + counts["sending"] == 0:
+                    return done
+                await asyncio.sleep(0.01)
+
+        results = await asyncio.gather(*(work(w, e) for w, e in zip(workers, engines, strict=True)))
+    finally:
+        for extra in engines:
+            await extra.dispose()
+    sent = Counter(s.text for s in fake.sent)
+    assert len(sent) == 1000 and set(sent.values()) == {1}
+    if count == 2:
+        assert all(r > 0 for r in results), results  # both really took part
+    for user in users:  # per-chat order held across processes
+        numbers = [int(t[1:]) for t in texts_to(fake, user.id)]
+        assert numbers == sorted(numbers)
+
+
+async def test_rate_limits_are_never_exceeded(
+    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+) -> None:
+    users = [fake.private_user(4000 + i) for i in range(12)]
+    group = fake.group(-100999, "Dinas PUPR")
+    for user in users:
+        await push(core, user.id, [f"p{i}" for i in range(5)])
+    await push(core, group.id, [f"g{i}" for i in range(6)])
+    limits = SendLimits()  # Telegram's real limits
+    d = deliverer(engine, bot, limits=limits)
+    started = time.monotonic()
+    await until_settled(d, engine, within=30)
+    assert len(fake.sent) == 12 * 5 + 6
+    assert fake.limit_violations() == []
+    assert fake.max_rate(1.0) <= 30
+    assert time.monotonic() - started < 10
+
+
+async def test_the_wake_up_after_a_commit_delivers_at_once(
+    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+) -> None:
+    user = fake.private_user(1001)
+    d = deliverer(engine, bot)
+    await push(core, user.id, ["segera"])
+    d.wake()
+    message = await fake.next_message_to(user, timeout=3)
+    assert message.text == "segera"
+    await d.close()
+
+
+__all__ = ["timedelta"]

@@ -1,0 +1,282 @@
+"""Reminders, escalations, surveys, auto-close and the digest, driven by a frozen clock."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from conversations.core.complaints import submit
+from conversations.core.domain import Citizen, Complaint, Draft
+from conversations.core.duties import Duties
+from conversations.core.handling import Actor, transition
+from conversations.core.lifecycle import Action, Role, Status
+from conversations.core.messages import Channel, ChatAddress, Inbound, InboundKind, Person
+from conversations.core.survey import handle_choice, handle_comment
+from storage.database import session_factory
+from storage.schedule_queries import SqlScheduleQueries
+from storage.tables import OutboxRow
+from tests.support.core import ADMIN_CHAT, Core, build_core
+
+WIB = ZoneInfo("Asia/Jakarta")
+DESK = Actor(Role.DESK, "501", "Budi")
+AGENCY = Actor(Role.AGENCY, "601", "Joko")
+AGENCY_CHAT = "-2002"
+
+
+def wib(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
+    return datetime(y, m, d, hh, mm, tzinfo=WIB)
+
+
+@pytest.fixture
+def core(engine: AsyncEngine, tmp_path: Path) -> Core:
+    core = build_core(engine, tmp_path / "media", now=wib(2026, 12, 23, 9))
+    # PUPR works in its own group; the digest is far away unless a test moves it.
+    core.ctx.config.agency("pupr").chat_id = int(AGENCY_CHAT)  # type: ignore[union-attr]
+    core.ctx.config.digest_time = time(23, 59)
+    return core
+
+
+@pytest.fixture
+def duties(core: Core, engine: AsyncEngine) -> Duties:
+    return Duties(core.ctx, SqlScheduleQueries(session_factory(engine)))
+
+
+async def outbox(engine: AsyncEngine, prefix: str = "") -> list[OutboxRow]:
+    async with session_factory(engine)() as session:
+        rows = (await session.execute(select(OutboxRow).order_by(OutboxRow.id))).scalars()  # type: ignore[arg-type]
+        return [row for row in rows if row.dedupe_key.startswith(prefix)]
+
+
+def text_of(row: OutboxRow) -> str:
+    return str(row.payload["reply"]["text"])
+
+
+async def file_complaint(core: Core, user: int = 1001, category: str = "jalan") -> Complaint:
+    async with core.ctx.uow() as uow:
+        citizen = await uow.citizens.add(
+            Citizen("telegram", str(user), str(user), "Siti", language="id")
+        )
+        draft = Draft(category=category, description="Jalan berlubang besar di depan pasar")
+        complaint = await submit(core.ctx, uow, citizen, draft)
+        await uow.commit()
+    return complaint
+
+
+async def move(core: Core, complaint_id: int, action: Action, actor: Actor, **kw: Any) -> Complaint:
+    async with core.ctx.uow() as uow:
+        complaint = await uow.complaints.get(complaint_id)
+        assert complaint is not None
+        complaint = await transition(core.ctx, uow, complaint, action, actor, **kw)
+        await uow.commit()
+    return complaint
+
+
+async def scan_at(core: Core, duties: Duties, moment: datetime) -> None:
+    core.clock.moment = moment
+    await duties.scan()
+
+
+async def test_verify_reminder_then_daily_escalation_never_twice(
+    core: Core, duties: Duties, engine: AsyncEngine
+) -> None:
+    c = await file_complaint(core)  # Wed 23 Dec 09:00; 24 cuti, 25 Christmas
+    assert c.verify_due == datetime.combine(date(2026, 12, 30), time.max, tzinfo=WIB)
+    await scan_at(core, duties, wib(2026, 12, 29, 23, 50))
+    assert await outbox(engine, "remind:") == []
+    await scan_at(core, duties, wib(2026, 12, 30, 0, 5))  # one working day left
+    await scan_at(core, duties, wib(2026, 12, 30, 15, 0))  # scanning again changes nothing
+    reminders = await outbox(engine, "remind:")
+    assert len(reminders) == 1
+    assert reminders[0].chat_id == ADMIN_CHAT
+    assert c.ticket in text_of(reminders[0]) and "30-12-2026" in text_of(reminders[0])
+    assert await outbox(engine, "escalate:") == []
+
+    await scan_at(core, duties, wib(2026, 12, 31, 8, 0))  # overdue
+    await scan_at(core, duties, wib(2026, 12, 31, 16, 0))
+    escalations = await outbox(engine, "escalate:")
+    assert [row.chat_id for row in escalations] == [ADMIN_CHAT]
+    assert "terlambat 1 hari kerja" in text_of(escalations[0])
+    await scan_at(core, duties, wib(2027, 1, 1, 9, 0))  # New Year: no escalation
+    await scan_at(core, duties, wib(2027, 1, 2, 9, 0))  # Saturday (and cuti bersama)
+    assert len(await outbox(engine, "escalate:")) == 1
+    await scan_at(core, duties, wib(2027, 1, 4, 9, 0))  # Monday: once more
+    await scan_at(core, duties, wib(2027, 1, 4, 10, 0))
+    assert len(await outbox(engine, "escalate:")) == 2
+
+    assert c.id is not None
+    await move(core, c.id, Action.DISPATCH, DESK)  # acted on: escalations stop
+    await scan_at(core, duties, wib(2027, 1, 5, 9, 0))
+    assert len(await outbox(engine, "escalate:")) == 2
+
+
+async def test_followup_reminder_goes_to_the_agency_and_escalation_to_the_desk(
+    core: Core, duties: Duties, engine: AsyncEngine
+) -> None:
+    core.clock.moment = wib(2026, 11, 27, 10)  # Friday
+    c = await file_complaint(core, category="adminduk")  # follow-up: 3 working days
+    assert c.id is not None
+    core.ctx.config.agency("dispendukcapil").chat_id = int(AGENCY_CHAT)  # type: ignore[union-attr]
+    dispatched = await move(core, c.id, Action.DISPATCH, DESK)
+    assert dispatched.followup_due == datetime.combine(date(2026, 12, 2), time.max, tzinfo=WIB)
+    await scan_at(core, duties, wib(2026, 12, 2, 7, 0))
+    reminders = await outbox(engine, "remind:")
+    followup = [r for r in reminders if ":followup:" in r.dedupe_key]
+    assert [r.chat_id for r in followup] == [AGENCY_CHAT]
+    await scan_at(core, duties, wib(2026, 12, 3, 7, 0))
+    escalations = await outbox(engine, "escalate:")
+    assert [(r.chat_id, r.dedupe_key.split(":")[2]) for r in escalations] == [
+        (ADMIN_CHAT, "followup")
+    ]
+    await move(core, c.id, Action.START, AGENCY)
+    await scan_at(core, duties, wib(2026, 12, 4, 7, 0))
+    assert len(await outbox(engine, "escalate:")) == 1
+
+
+async def test_a_restart_scans_from_the_database(
+    core: Core, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    await file_complaint(core)
+    core.clock.moment = wib(2026, 12, 30, 1, 0)
+    first = Duties(core.ctx, SqlScheduleQueries(session_factory(engine)))
+    second = Duties(core.ctx, SqlScheduleQueries(session_factory(engine)))  # "after restart"
+    await first.scan()
+    await second.scan()
+    assert len(await outbox(engine, "remind:")) == 1
+
+
+def tap(user: int, choice: str) -> Inbound:
+    return Inbound(
+        chat=ChatAddress(Channel.TELEGRAM, str(user)),
+        sender=Person(str(user), "Siti"),
+        kind=InboundKind.CHOICE,
+        update_key=f"t:{choice}",
+        choice=choice,
+    )
+
+
+def says(user: int, text: str) -> Inbound:
+    return Inbound(
+        chat=ChatAddress(Channel.TELEGRAM, str(user)),
+        sender=Person(str(user), "Siti"),
+        kind=InboundKind.TEXT,
+        update_key=f"t:{text}",
+        text=text,
+    )
+
+
+async def resolved(core: Core) -> Complaint:
+    c = await file_complaint(core)
+    assert c.id is not None
+    await move(core, c.id, Action.DISPATCH, DESK)
+    return await move(core, c.id, Action.RESOLVE, AGENCY, message="Sudah ditambal")
+
+
+async def answer(core: Core, inbound: Inbound, comment: bool = False) -> list[str]:
+    async with core.ctx.uow() as uow:
+        citizen = await uow.citizens.find("telegram", inbound.sender.user_id)
+        assert citizen is not None
+        if comment:
+            replies = await handle_comment(core.ctx, uow, citizen, inbound)
+        else:
+            assert inbound.choice is not None
+            replies = await handle_choice(core.ctx, uow, citizen, inbound, inbound.choice)
+        await uow.commit()
+    return [r.text for r in replies or []]
+
+
+async def test_survey_once_per_resolution_and_rating_stored(
+    core: Core, duties: Duties, engine: AsyncEngine
+) -> None:
+    c = await resolved(core)
+    await duties.scan()
+    await duties.scan()
+    surveys = await outbox(engine, "survey:")
+    assert len(surveys) == 1 and surveys[0].chat_id == "1001"
+    ids = [b["id"] for row in surveys[0].payload["reply"]["choices"] for b in row]
+    assert f"survey:fixed:{c.id}" in ids and f"survey:rate:{c.id}:5" in ids
+    replies = await answer(core, tap(1001, f"survey:rate:{c.id}:4"))
+    assert "4/5" in replies[0]
+    async with core.ctx.uow() as uow:
+        stored = await uow.complaints.get(c.id or 0)
+    assert stored is not None and stored.rating == 4
+    shown = await outbox(engine, "rated:")
+    assert {r.chat_id for r in shown} == {ADMIN_CHAT, AGENCY_CHAT}
+    assert "4/5" in text_of(shown[0])
+    await answer(core, tap(1001, f"survey:fixed:{c.id}"))
+    async with core.ctx.uow() as uow:
+        closed = await uow.complaints.get(c.id or 0)
+    assert closed is not None and closed.status is Status.DITUTUP
+
+
+async def test_not_fixed_reopens_with_the_comment_and_a_new_survey_follows(
+    core: Core, duties: Duties, engine: AsyncEngine
+) -> None:
+    c = await resolved(core)
+    await duties.scan()
+    replies = await answer(core, tap(1001, f"survey:notfixed:{c.id}"))
+    assert "belum beres" in replies[0].lower() or c.ticket in replies[0]
+    replies = await answer(core, says(1001, "Lubangnya masih ada di sisi timur"), comment=True)
+    assert c.ticket in replies[0]
+    async with core.ctx.uow() as uow:
+        reopened = await uow.complaints.get(c.id or 0)
+        history = await uow.events.for_complaint(c.id or 0)
+    assert reopened is not None and reopened.status is Status.DITINDAKLANJUTI
+    assert history[-1].action == Action.REOPEN.value
+    assert history[-1].public_message == "Lubangnya masih ada di sisi timur"
+    comments = await outbox(engine, "comment:")
+    assert AGENCY_CHAT in {r.chat_id for r in comments}
+    core.clock.advance(hours=2)
+    await move(core, c.id or 0, Action.RESOLVE, AGENCY, message="Sudah ditambal lagi")
+    await duties.scan()
+    assert len(await outbox(engine, "survey:")) == 2  # one per resolution
+
+
+async def test_no_answer_closes_after_ten_working_days(
+    core: Core, duties: Duties, engine: AsyncEngine
+) -> None:
+    core.clock.moment = wib(2026, 11, 27, 10)
+    c = await resolved(core)
+    assert c.autoclose_due == datetime.combine(date(2026, 12, 11), time.max, tzinfo=WIB)
+    await scan_at(core, duties, wib(2026, 12, 11, 22, 0))
+    async with core.ctx.uow() as uow:
+        still = await uow.complaints.get(c.id or 0)
+    assert still is not None and still.status is Status.SELESAI
+    await scan_at(core, duties, wib(2026, 12, 12, 0, 1))
+    await scan_at(core, duties, wib(2026, 12, 12, 0, 2))
+    async with core.ctx.uow() as uow:
+        closed = await uow.complaints.get(c.id or 0)
+        history = await uow.events.for_complaint(c.id or 0)
+    assert closed is not None and closed.status is Status.DITUTUP
+    assert [e.actor_role for e in history if e.action == "close"] == [Role.SYSTEM.value]
+    pushes = [r for r in await outbox(engine, "push:") if r.chat_id == "1001"]
+    assert "10 hari kerja" in text_of(pushes[-1])
+
+
+async def test_daily_digest_once_per_day_after_digest_time(
+    core: Core, duties: Duties, engine: AsyncEngine
+) -> None:
+    core.ctx.config.digest_time = time(7, 30)
+    core.clock.moment = wib(2026, 11, 26, 10)  # Thursday
+    await file_complaint(core, user=1001)
+    c = await file_complaint(core, user=1002, category="adminduk")
+    assert c.id is not None
+    await move(core, c.id, Action.DISPATCH, DESK)
+    await scan_at(core, duties, wib(2026, 11, 27, 7, 0))
+    assert await outbox(engine, "digest:") == []
+    await scan_at(core, duties, wib(2026, 11, 27, 7, 31))
+    await scan_at(core, duties, wib(2026, 11, 27, 12, 0))
+    digests = await outbox(engine, "digest:")
+    assert len(digests) == 1 and digests[0].chat_id == ADMIN_CHAT
+    text = text_of(digests[0])
+    assert "Aduan baru kemarin: 2" in text
+    assert "Menunggu verifikasi: 1" in text
+    await scan_at(core, duties, wib(2026, 12, 3, 7, 45))  # follow-up of adminduk overdue
+    digests = await outbox(engine, "digest:")
+    assert len(digests) == 2
+    assert "Dinas Kependudukan" in text_of(digests[1])
