@@ -93,7 +93,7 @@ async def run() -> dict[str, float]:
             config=config,
             catalog=Catalog.load(),
             calendar=WorkingCalendar(config.timezone, config.cuti_bersama),
-            uow=lambda: SqlUnitOfWork(sessions),  # type: ignore[arg-type]
+            uow=lambda: SqlUnitOfWork(sessions),
             files=LocalFileStore(Path(tmp)),
             desk_chat=ChatAddress(Channel.TELEGRAM, "-1001"),
         )

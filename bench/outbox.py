@@ -46,7 +46,7 @@ async def run(database_url: str | None = None) -> dict[str, float]:
                 for n in range(PUSHES):
                     user = users[n % CHATS]
                     address = ChatAddress(Channel.TELEGRAM, str(user.id))
-                    await queue(uow, address, Reply(f"push {n}"), "push", f"bench:{n}")  # type: ignore[arg-type]
+                    await queue(uow, address, Reply(f"push {n}"), "push", f"bench:{n}")
                 await uow.commit()
             bot = Bot(TOKEN, base_url=f"{fake.base_url}/bot")
             async with bot:

@@ -71,7 +71,7 @@ class KanalAduan:
             calendar=WorkingCalendar(
                 config.timezone, config.cuti_bersama, config.extra_working_days
             ),
-            uow=lambda: SqlUnitOfWork(sessions),  # type: ignore[arg-type]
+            uow=lambda: SqlUnitOfWork(sessions),
             files=files,
             desk_chat=ChatAddress(Channel.TELEGRAM, str(settings.admin_chat_id)),
             clock=self.clock,

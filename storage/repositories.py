@@ -70,7 +70,7 @@ class SqlCitizens:
         row = (
             await self.session.execute(
                 select(CitizenRow).where(
-                    CitizenRow.channel == channel, CitizenRow.external_id == external_id
+                    col(CitizenRow.channel) == channel, col(CitizenRow.external_id) == external_id
                 )
             )
         ).scalar_one_or_none()
@@ -81,7 +81,7 @@ class SqlCitizens:
             (
                 await self.session.execute(
                     select(CitizenRow).where(
-                        CitizenRow.channel == channel, CitizenRow.chat_id == chat_id
+                        col(CitizenRow.channel) == channel, col(CitizenRow.chat_id) == chat_id
                     )
                 )
             )
@@ -175,7 +175,7 @@ class SqlAttachments:
         rows = (
             await self.session.execute(
                 select(AttachmentRow)
-                .where(AttachmentRow.complaint_id == complaint_id)
+                .where(col(AttachmentRow.complaint_id) == complaint_id)
                 .order_by(AttachmentRow.id)  # type: ignore[arg-type]
             )
         ).scalars()
@@ -201,7 +201,7 @@ class SqlComplaints:
             update(TicketCounterRow)
             .where(TicketCounterRow.period == period)  # type: ignore[arg-type]
             .values(value=TicketCounterRow.value + 1)
-            .returning(TicketCounterRow.value)
+            .returning(col(TicketCounterRow.value))
         )
         value = result.scalar_one_or_none()
         if value is None:
@@ -240,7 +240,7 @@ class SqlComplaints:
         rows = (
             await self.session.execute(
                 select(ComplaintRow)
-                .where(ComplaintRow.citizen_id == citizen_id)
+                .where(col(ComplaintRow.citizen_id) == citizen_id)
                 .order_by(ComplaintRow.id.desc())  # type: ignore[union-attr]
                 .limit(limit)
             )
@@ -268,11 +268,11 @@ class SqlComplaints:
     ) -> list[Complaint]:
         query = select(ComplaintRow).where(ComplaintRow.status.in_([s.value for s in statuses]))  # type: ignore[attr-defined]
         if agency is not None:
-            query = query.where(ComplaintRow.agency == agency)
+            query = query.where(col(ComplaintRow.agency) == agency)
         rows = (
             await self.session.execute(
-                query.order_by(ComplaintRow.created_at, ComplaintRow.id).limit(limit)
-            )  # type: ignore[arg-type]
+                query.order_by(col(ComplaintRow.created_at), col(ComplaintRow.id)).limit(limit)
+            )
         ).scalars()
         return [_complaint(row) for row in rows]
 
@@ -281,8 +281,8 @@ class SqlComplaints:
             await self.session.execute(
                 select(ComplaintRow)
                 .where(
-                    ComplaintRow.citizen_id == citizen_id,
-                    ComplaintRow.status == Status.TERTUNDA.value,
+                    col(ComplaintRow.citizen_id) == citizen_id,
+                    col(ComplaintRow.status) == Status.TERTUNDA.value,
                 )
                 .order_by(ComplaintRow.id)  # type: ignore[arg-type]
             )
@@ -319,7 +319,7 @@ class SqlOutbox:
             item.created_at = datetime.now(UTC)
         exists = (
             await self.session.execute(
-                select(OutboxRow.id).where(OutboxRow.dedupe_key == item.dedupe_key)
+                select(col(OutboxRow.id)).where(col(OutboxRow.dedupe_key) == item.dedupe_key)
             )
         ).first()
         if exists is not None:
@@ -345,7 +345,7 @@ class SqlCards:
     async def for_complaint(self, complaint_id: int) -> list[CardLink]:
         rows = (
             await self.session.execute(
-                select(CardLinkRow).where(CardLinkRow.complaint_id == complaint_id)
+                select(CardLinkRow).where(col(CardLinkRow.complaint_id) == complaint_id)
             )
         ).scalars()
         return [to_record(row, CardLink) for row in rows]

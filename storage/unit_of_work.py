@@ -7,6 +7,18 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from conversations.core.ports import (
+    AgencyTopics,
+    Attachments,
+    Cards,
+    Citizens,
+    Complaints,
+    Dialogues,
+    Events,
+    OfficerRequests,
+    Outbox,
+    UpdateLog,
+)
 from storage.repositories import (
     SqlAgencyTopics,
     SqlAttachments,
@@ -22,6 +34,17 @@ from storage.repositories import (
 
 
 class SqlUnitOfWork:
+    updates: UpdateLog
+    citizens: Citizens
+    dialogues: Dialogues
+    attachments: Attachments
+    complaints: Complaints
+    events: Events
+    outbox: Outbox
+    cards: Cards
+    requests: OfficerRequests
+    topics: AgencyTopics
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession]):
         self._sessions = sessions
 

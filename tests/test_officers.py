@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from conversations.core.lifecycle import Status
 from storage.database import create_engine, session_factory
@@ -39,11 +40,11 @@ async def complaint_row(city: City, ticket: str) -> tuple[ComplaintRow, list[Eve
     try:
         async with session_factory(engine)() as session:
             row = (
-                await session.execute(select(ComplaintRow).where(ComplaintRow.ticket == ticket))
+                await session.execute(select(ComplaintRow).where(col(ComplaintRow.ticket) == ticket))
             ).scalar_one()
             events = (
                 await session.execute(
-                    select(EventRow).where(EventRow.complaint_id == row.id).order_by(EventRow.id)  # type: ignore[arg-type]
+                    select(EventRow).where(col(EventRow.complaint_id) == row.id).order_by(col(EventRow.id))
                 )
             ).scalars()
             return row, list(events)

@@ -33,7 +33,7 @@ def bot_settings(
         "telegram_group_per_minute": 3000,
         **overrides,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings.model_validate(values)
 
 
 @asynccontextmanager

@@ -62,6 +62,7 @@ class City:
             self.fake,
             self.database_url,
             self.tmp_path,
+            None,
             city_config_path=self.city_path,
             **FAST_LIMITS,
         ) as app:
