@@ -1,0 +1,59 @@
+"""Settings: every key documented, the environment wins over .env, bad values are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = sorted(name.upper() for name in Settings.model_fields)
+
+
+def test_every_setting_is_in_env_example_with_a_comment() -> None:
+    lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+    for key in KEYS:
+        index = next((i for i, line in enumerate(lines) if line.startswith(f"{key}=")), None)
+        assert index is not None, f"{key} missing from .env.example"
+        above = lines[index - 1]
+        assert above.startswith("#") or above.startswith(tuple(f"{k}=" for k in KEYS)), key
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert [key for key in KEYS if f"`{key}`" not in readme] == []
+
+
+def test_environment_overrides_the_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("ADMIN_CHAT_ID=-100111\nLOG_LEVEL=DEBUG\n")
+    monkeypatch.setenv("ADMIN_CHAT_ID", "-100222")
+    settings = Settings()
+    assert settings.admin_chat_id == -100222
+    assert settings.log_level == "DEBUG"
+
+
+def test_the_token_is_not_printed_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:SECRET-TOKEN")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert "SECRET-TOKEN" not in repr(settings)
+    assert settings.telegram_bot_token.get_secret_value() == "123:SECRET-TOKEN"
+
+
+@pytest.mark.parametrize(
+    "url", ["api.telegram.org", "http://127.0.0.1:8081/bot", "ftp://example.org"]
+)
+def test_the_api_base_url_is_scheme_host_and_port(url: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings.model_validate({"telegram_api_base_url": url})
+
+
+def test_missing_token_stops_the_bot_with_a_clear_message() -> None:
+    settings = Settings.model_validate({"admin_chat_id": -1001})
+    with pytest.raises(SystemExit, match="TELEGRAM_BOT_TOKEN"):
+        settings.require_telegram()
