@@ -40,11 +40,15 @@ async def complaint_row(city: City, ticket: str) -> tuple[ComplaintRow, list[Eve
     try:
         async with session_factory(engine)() as session:
             row = (
-                await session.execute(select(ComplaintRow).where(col(ComplaintRow.ticket) == ticket))
+                await session.execute(
+                    select(ComplaintRow).where(col(ComplaintRow.ticket) == ticket)
+                )
             ).scalar_one()
             events = (
                 await session.execute(
-                    select(EventRow).where(col(EventRow.complaint_id) == row.id).order_by(col(EventRow.id))
+                    select(EventRow)
+                    .where(col(EventRow.complaint_id) == row.id)
+                    .order_by(col(EventRow.id))
                 )
             ).scalars()
             return row, list(events)
