@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from conversations import complaint_dialogue as flow
 from conversations.core.complaints import submit
 from conversations.core.context import CoreContext
-from conversations.core.domain import Attachment, Citizen, Complaint, Dialogue
+from conversations.core.domain import Citizen, Complaint, Dialogue
+from conversations.core.evidence import keep_photo
 from conversations.core.i18n import LANGUAGES
 from conversations.core.messages import Choice, Inbound, InboundKind, Reply
 from conversations.core.outbox import queue_replies
@@ -159,7 +160,8 @@ class CitizenChat:
             and step.accepts_media(self.ctx, dialogue)
         ):
             try:
-                attachment_id = await self._keep_photo(uow, citizen, inbound)
+                kept = await keep_photo(self.ctx, uow, inbound, "citizen", citizen_id=citizen.id)
+                attachment_id = kept.id
             except FileTooLarge:
                 problem = "too_large"
             except Exception:
@@ -174,30 +176,6 @@ class CitizenChat:
             attachment_id=attachment_id,
             media_problem=problem,
         )
-
-    async def _keep_photo(self, uow: UnitOfWork, citizen: Citizen, inbound: Inbound) -> int:
-        media = inbound.media[-1]
-        if media.size is not None and media.size > self.ctx.limits.max_photo_bytes:
-            raise FileTooLarge(media.size)
-        fetcher = self.ctx.fetchers[inbound.chat.channel.value]
-        data = await fetcher.fetch(media)
-        if len(data) > self.ctx.limits.max_photo_bytes:
-            raise FileTooLarge(len(data))
-        stored = await self.ctx.files.save(data, "photo", media.mime_type or "image/jpeg")
-        attachment = await uow.attachments.add(
-            Attachment(
-                kind="photo",
-                path=stored.path,
-                size=stored.size,
-                sha256=stored.sha256,
-                channel=inbound.chat.channel.value,
-                platform_file_id=media.file_id,
-                mime_type=stored.mime_type,
-                citizen_id=citizen.id,
-            )
-        )
-        assert attachment.id is not None
-        return attachment.id
 
     async def _apply(
         self, uow: UnitOfWork, citizen: Citizen, dialogue: Dialogue, outcome: Outcome

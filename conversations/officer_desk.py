@@ -22,6 +22,7 @@ from conversations.core.domain import (
     Event,
     OfficerRequest,
 )
+from conversations.core.evidence import keep_photo
 from conversations.core.handling import (
     ASK_ROLE,
     DESK_ROLE,
@@ -70,39 +71,6 @@ class Officer:
 
     def actor(self, role: Role) -> Actor:
         return Actor(role, self.user_id, self.name)
-
-
-async def keep_photo(
-    ctx: CoreContext,
-    uow: UnitOfWork,
-    inbound: Inbound,
-    source: str,
-    complaint_id: int | None = None,
-    citizen_id: int | None = None,
-) -> Attachment:
-    """Download the photo of ``inbound`` and store it as an attachment."""
-    media = inbound.media[-1]
-    limit = ctx.limits.max_photo_bytes
-    if media.size is not None and media.size > limit:
-        raise FileTooLarge(media.size)
-    data = await ctx.fetchers[inbound.chat.channel.value].fetch(media)
-    if len(data) > limit:
-        raise FileTooLarge(len(data))
-    stored = await ctx.files.save(data, "photo", media.mime_type or "image/jpeg")
-    return await uow.attachments.add(
-        Attachment(
-            kind="photo",
-            path=stored.path,
-            size=stored.size,
-            sha256=stored.sha256,
-            channel=inbound.chat.channel.value,
-            platform_file_id=media.file_id,
-            mime_type=stored.mime_type,
-            complaint_id=complaint_id,
-            citizen_id=citizen_id,
-            source=source,
-        )
-    )
 
 
 class OfficerDesk:

@@ -40,7 +40,7 @@ def test_environment_overrides_the_env_file(
 
 def test_the_token_is_not_printed_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:SECRET-TOKEN")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert "SECRET-TOKEN" not in repr(settings)
     assert settings.telegram_bot_token.get_secret_value() == "123:SECRET-TOKEN"
 
