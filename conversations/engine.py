@@ -16,6 +16,7 @@ from conversations.core.complaints import submit
 from conversations.core.context import CoreContext
 from conversations.core.domain import Citizen, Complaint, Dialogue
 from conversations.core.evidence import keep_photo
+from conversations.core.flood import FloodGuard, Verdict
 from conversations.core.i18n import LANGUAGES
 from conversations.core.messages import Choice, Inbound, InboundKind, Reply
 from conversations.core.outbox import queue_replies
@@ -48,6 +49,7 @@ class CitizenChat:
         self.ctx = ctx
         # Other features plug in here: choice ids by prefix, and messages that
         # arrive outside any dialogue (a follow-up to a complaint on hold).
+        self.flood = FloodGuard()
         self.choice_handlers: dict[str, ChoiceHandler] = {}
         self.idle_handlers: list[IdleHandler] = []
         self.ticket_pattern = re.compile(
@@ -60,8 +62,15 @@ class CitizenChat:
             if not await uow.updates.claim(inbound.update_key):
                 return Turn(duplicate=True)
             citizen = await self._citizen(uow, inbound)
-            dialogue = await uow.dialogues.get(citizen.id or 0)
-            replies = await self._route(uow, citizen, dialogue, inbound)
+            verdict = self.flood.check(f"{inbound.chat.channel.value}:{inbound.chat.chat_id}")
+            if verdict is Verdict.PASS:
+                dialogue = await uow.dialogues.get(citizen.id or 0)
+                replies = await self._route(uow, citizen, dialogue, inbound)
+            else:
+                # Too fast: this message is dropped (the draft is untouched) and
+                # the citizen is told once per window.
+                flood = Reply(ctx.t(citizen.language, "common.flood"))
+                replies = [flood] if verdict is Verdict.WARN else []
             await queue_replies(uow, inbound.chat, replies, inbound.update_key)
             await uow.commit()
         ctx.wake_outbox()

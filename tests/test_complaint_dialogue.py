@@ -242,3 +242,23 @@ class TestPrivacyOfStatus:
         await budi.says("/status ADU-2611-0001")
         assert "tidak ditemukan" in budi.last_text
         assert DESCRIPTION not in budi.last_text
+
+
+class TestFlood:
+    async def test_a_flood_is_slowed_down_and_the_draft_survives(
+        self, siti: Citizen, core: Core
+    ) -> None:
+        siti.chat.flood.clock = lambda: 0.0  # everything arrives at the same moment
+        await siti.says("/lapor")
+        await siti.presses("Jalan dan jembatan")
+        await siti.says(DESCRIPTION)
+        for _ in range(25):
+            await siti.says("?")
+        texts = [reply.text for reply in siti.heard]
+        assert texts.count(core.ctx.t("id", "common.flood")) == 1
+        siti.chat.flood.clock = lambda: 60.0  # a minute later
+        await siti.says("Jl. Merdeka no. 5")
+        assert siti.last_text.startswith("Langkah 4/5")
+        await siti.presses("Lewati ➡️")
+        await siti.presses("Biasa")
+        assert DESCRIPTION in siti.last_text
