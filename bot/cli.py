@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import signal
 
+from pydantic import ValidationError
+
 from bot.logging_setup import setup_logging
 from bot.runtime import KanalAduan
 from bot.settings import Settings
@@ -41,7 +43,13 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("migrate", help="create or upgrade the database schema")
     commands.add_parser("check", help="validate the settings and the city configuration")
     args = parser.parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in error.errors()
+        )
+        raise SystemExit(f"invalid settings (see .env.example): {problems}") from None
     setup_logging(settings.log_level, [settings.telegram_bot_token.get_secret_value()])
     if args.command == "run":
         asyncio.run(_run(settings))

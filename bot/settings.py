@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conversations.core.config import CityConfig
@@ -14,7 +14,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     telegram_bot_token: SecretStr = Field(default=SecretStr(""))
     telegram_api_base_url: str = "https://api.telegram.org"
@@ -49,8 +51,25 @@ class Settings(BaseSettings):
         return value
 
     def city(self) -> CityConfig:
-        data = yaml.safe_load(self.city_config_path.read_text(encoding="utf-8"))
-        return CityConfig.model_validate(data)
+        """The city's YAML, validated; a clear message instead of a traceback when wrong."""
+        path = self.city_config_path
+        if not path.is_absolute() and not path.exists():
+            # A relative path from .env.example works from any working directory.
+            path = PACKAGE_DIR.parent / path
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise SystemExit(f"CITY_CONFIG_PATH: cannot read {path}: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            raise SystemExit(f"CITY_CONFIG_PATH: {path} is not valid YAML: {error}") from None
+        try:
+            return CityConfig.model_validate(data)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
+                for e in error.errors()
+            )
+            raise SystemExit(f"CITY_CONFIG_PATH: {path}: {problems}") from None
 
     def require_telegram(self) -> None:
         missing = [

@@ -23,6 +23,7 @@ PRIVACY = {
     "privacy:anonymous": (True, False),
     "privacy:both": (True, True),
 }
+PHOTOS_BEFORE_EDIT = "photos_before_edit"
 EDITABLE = ("category", "description", "location", "photos", "privacy")
 FIRST_STEP = "category"
 
@@ -307,6 +308,7 @@ def on_edit(ctx: CoreContext, lang: str, dialogue: Dialogue, given: StepInput) -
         return _again(ctx, lang, dialogue, "dialogue.use_buttons")
     dialogue.editing = True
     if field == "photos":
+        dialogue.context[PHOTOS_BEFORE_EDIT] = list(dialogue.draft.photo_ids)
         dialogue.draft.photo_ids = []
     return Outcome(field)
 

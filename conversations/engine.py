@@ -198,7 +198,7 @@ class CitizenChat:
         if outcome.step is None:
             await uow.dialogues.delete(dialogue.citizen_id)
             return replies
-        target = outcome.step
+        target, origin = outcome.step, dialogue.step
         if target == "summary" or (
             dialogue.editing
             and outcome.advance
@@ -209,8 +209,10 @@ class CitizenChat:
         elif outcome.advance and target != dialogue.step:
             dialogue.back.append(dialogue.step)
             dialogue.step = target
-        if target != dialogue.step or outcome.advance:
+        if dialogue.step != origin or outcome.advance:
             replies.append(flow.STEPS[dialogue.step].prompt(self.ctx, lang, dialogue))
+        if dialogue.step != "photos":
+            dialogue.context.pop(flow.PHOTOS_BEFORE_EDIT, None)
         await uow.dialogues.save(dialogue)
         return replies
 
@@ -235,6 +237,10 @@ class CitizenChat:
     # navigation ---------------------------------------------------------
 
     def _back(self, dialogue: Dialogue, lang: str) -> list[Reply]:
+        kept = dialogue.context.pop(flow.PHOTOS_BEFORE_EDIT, None)
+        if dialogue.step == "photos" and kept is not None:
+            # Leaving "change photos" without finishing keeps the photos sent before.
+            dialogue.draft.photo_ids = list(kept)
         if dialogue.back:
             dialogue.step = dialogue.back.pop()
             if dialogue.step in ("summary", "edit"):

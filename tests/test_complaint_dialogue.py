@@ -262,3 +262,40 @@ class TestFlood:
         await siti.presses("Lewati ➡️")
         await siti.presses("Biasa")
         assert DESCRIPTION in siti.last_text
+
+
+class TestEditingPhotos:
+    async def test_changing_photos_then_going_back_keeps_the_old_photos(
+        self, siti: Citizen
+    ) -> None:
+        await siti.says("/lapor")
+        await siti.presses("Jalan dan jembatan")
+        await siti.says(DESCRIPTION)
+        await siti.says("Jl. Merdeka no. 5")
+        await siti.sends_photo(b"one")
+        await siti.sends_photo(b"two")
+        await siti.presses("✅ Selesai")
+        await siti.presses("Biasa")
+        assert "Foto: 2 foto" in siti.last_text
+        await siti.presses("✏️ Ubah")
+        await siti.presses("Foto")
+        await siti.presses("⬅️ Kembali")
+        assert siti.last_text == "Bagian mana yang ingin diubah?"
+        await siti.presses("⬅️ Kembali ke ringkasan")
+        assert "Foto: 2 foto" in siti.last_text
+
+    async def test_changing_photos_replaces_them(self, siti: Citizen) -> None:
+        await fill_until_summary(siti)
+        await siti.presses("✏️ Ubah")
+        await siti.presses("Foto")
+        await siti.sends_photo(b"new")
+        await siti.presses("✅ Selesai")
+        assert siti.last_text.startswith("Ringkasan aduan Anda")
+        assert "Foto: 1 foto" in siti.last_text
+
+    async def test_back_to_summary_shows_the_summary(self, siti: Citizen) -> None:
+        await fill_until_summary(siti)
+        await siti.presses("✏️ Ubah")
+        await siti.presses("⬅️ Kembali ke ringkasan")
+        assert siti.last_text.startswith("Ringkasan aduan Anda")
+        assert "📨 Kirim" in siti.buttons()

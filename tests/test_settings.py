@@ -57,3 +57,37 @@ def test_missing_token_stops_the_bot_with_a_clear_message() -> None:
     settings = Settings.model_validate({"admin_chat_id": -1001})
     with pytest.raises(SystemExit, match="TELEGRAM_BOT_TOKEN"):
         settings.require_telegram()
+
+
+def test_empty_values_from_env_example_count_as_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("TELEGRAM_BOT_TOKEN=\nADMIN_CHAT_ID=\n")
+    settings = Settings()
+    with pytest.raises(SystemExit, match="TELEGRAM_BOT_TOKEN, ADMIN_CHAT_ID"):
+        settings.require_telegram()
+
+
+def test_the_sample_city_file_is_found_from_another_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.model_validate({"city_config_path": "bot/city.yaml"})
+    assert settings.city().city_name == "Kota Blitar"
+
+
+def test_a_broken_city_file_is_explained(tmp_path: Path) -> None:
+    city = tmp_path / "city.yaml"
+    city.write_text("agencies: []\ncategories:\n  - {code: jalan, name: {id: Jalan}, agency: pupr}\n")
+    settings = Settings.model_validate({"city_config_path": city})
+    with pytest.raises(SystemExit, match="unknown agency pupr"):
+        settings.city()
+
+
+def test_cli_explains_invalid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("ADMIN_CHAT_ID", "not-a-number")
+    with pytest.raises(SystemExit, match="ADMIN_CHAT_ID"):
+        main(["check"])
