@@ -79,7 +79,9 @@ def test_the_sample_city_file_is_found_from_another_directory(
 
 def test_a_broken_city_file_is_explained(tmp_path: Path) -> None:
     city = tmp_path / "city.yaml"
-    city.write_text("agencies: []\ncategories:\n  - {code: jalan, name: {id: Jalan}, agency: pupr}\n")
+    city.write_text(
+        "agencies: []\ncategories:\n  - {code: jalan, name: {id: Jalan}, agency: pupr}\n"
+    )
     settings = Settings.model_validate({"city_config_path": city})
     with pytest.raises(SystemExit, match="unknown agency pupr"):
         settings.city()
