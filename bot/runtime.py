@@ -15,7 +15,9 @@ from bot.settings import Settings
 from conversations.core import survey
 from conversations.core.context import CoreContext, SystemClock
 from conversations.core.delivery import Deliverer
+from conversations.core.domain import OutboxItem
 from conversations.core.duties import Duties
+from conversations.core.handling import reporter_unreachable
 from conversations.core.i18n import Catalog
 from conversations.core.messages import Channel, ChatAddress, Inbound, Reply
 from conversations.core.outbox import queue
@@ -105,7 +107,7 @@ class KanalAduan:
             backoff_base=settings.outbox_backoff_base_seconds,
             backoff_max=settings.outbox_backoff_max_seconds,
             on_failed=self.duties.delivery_failed,
-            on_unreachable=self.duties.delivery_unreachable,
+            on_unreachable=self.on_unreachable,
         )
         self.ctx.wake_outbox = self.deliverer.wake
         self.scheduler = BotScheduler(
@@ -151,6 +153,14 @@ class KanalAduan:
             turn = await self.citizens.handle(inbound)
             return turn.notice
         return await self.officers.handle(inbound)
+
+    async def on_unreachable(self, item: OutboxItem, detail: str) -> None:
+        """403 (``Deliverer.on_unreachable``): tell the desk, and show on the cards of the
+        reporter's open complaints that they cannot be reached."""
+        try:
+            await self.duties.delivery_unreachable(item, detail)
+        finally:
+            await reporter_unreachable(self.ctx, item.channel, item.chat_id)
 
     async def on_failure(self, inbound: Inbound) -> None:
         """An update could not be handled: say so, without details, and lose nothing."""

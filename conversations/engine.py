@@ -17,6 +17,7 @@ from conversations.core.context import CoreContext
 from conversations.core.domain import Citizen, Complaint, Dialogue
 from conversations.core.evidence import keep_photo
 from conversations.core.flood import FloodGuard, Verdict
+from conversations.core.handling import refresh_reporter_cards
 from conversations.core.i18n import LANGUAGES
 from conversations.core.messages import Choice, Inbound, InboundKind, Reply
 from conversations.core.outbox import queue_replies
@@ -100,12 +101,16 @@ class CitizenChat:
             or citizen.unreachable
         )
         if changed:
+            was_unreachable = citizen.unreachable
             citizen.display_name = person.display_name
             citizen.username = person.username
             citizen.chat_id = inbound.chat.chat_id
             citizen.phone = person.phone or citizen.phone
             citizen.unreachable = False
             await uow.citizens.update(citizen)
+            if was_unreachable and citizen.id is not None:
+                # The cards said the reporter blocked the bot; they wrote again.
+                await refresh_reporter_cards(self.ctx, uow, citizen.id)
         return citizen
 
     # routing ------------------------------------------------------------

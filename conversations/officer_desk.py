@@ -1,17 +1,26 @@
 """The officers' side: buttons on cards, replies to cards, and desk commands in groups.
 
-Everything arrives as neutral ``Inbound`` events from the admin group, an agency's
-group or an agency's topic. Only officers act: the desk (``desk_officers`` or
+Everything arrives as neutral ``Inbound`` events. Only the admin group (with its
+topics) and the agencies' own groups are officers' chats; events from any other
+group the bot is in are ignored. Only officers act: the desk (``desk_officers`` or
 administrators of the admin group) on every complaint, an agency's officers on
 the complaints of their agency. A refusal changes nothing.
+
+A reply to a card is an answer to the citizen. A reason (reject, not our
+authority, a question) is only ever taken from a reply to the bot's prompt that
+asked for it; such a request lasts ``REQUEST_TTL``, ends with any change of the
+complaint, and its prompt has a button to cancel it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import string
 from dataclasses import dataclass
+from datetime import timedelta
 
+from conversations.core.cards import CARD_LIMIT, text_units
 from conversations.core.complaints import photo_payload
 from conversations.core.context import CoreContext
 from conversations.core.domain import (
@@ -31,6 +40,7 @@ from conversations.core.handling import (
     actor_label,
     card_agency,
     card_for,
+    done_label,
     explain,
     push_to_citizen,
     transition,
@@ -46,6 +56,7 @@ from conversations.core.lifecycle import (
 from conversations.core.messages import ChatAddress, Choice, Inbound, InboundKind, Reply
 from conversations.core.outbox import queue
 from conversations.core.ports import ChatAdmins, FileTooLarge, UnitOfWork
+from conversations.core.survey import RATED_EVENT
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +64,45 @@ DESK_QUEUE = (Status.BARU, Status.TERVERIFIKASI)
 AGENCY_QUEUE = (Status.DIDISPOSISIKAN, Status.DITINDAKLANJUTI)
 QUEUE_LIMIT = 30
 HISTORY_LIMIT = 40
+REQUEST_TTL = timedelta(hours=24)
+ASK_ACTIONS = (Action.REQUEST_INFO, Action.REJECT, Action.NOT_AUTHORITY)
+
+
+def template_pattern(template: str, ticket: str) -> re.Pattern[str]:
+    """A catalog template as a pattern: its literal text, ``{ticket}`` as a named
+    group, any other placeholder as any text."""
+    parts: list[str] = []
+    for literal, field, _, _ in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if field == "ticket":
+            parts.append(f"(?P<ticket>{ticket})")
+        elif field is not None:
+            parts.append(".*?")
+    return re.compile("".join(parts), re.DOTALL | re.IGNORECASE)
+
+
+def split_message(text: str, limit: int = CARD_LIMIT) -> list[str]:
+    """Pieces of at most ``limit`` UTF-16 code units, cut at line ends where possible."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while text_units(line) > limit:
+            if current:
+                pieces.append(current)
+                current = ""
+            cut = limit
+            while text_units(line[:cut]) > limit:
+                cut -= text_units(line[:cut]) - limit
+            pieces.append(line[:cut])
+            line = line[cut:]
+        joined = f"{current}\n{line}" if current else line
+        if current and text_units(joined) > limit:
+            pieces.append(current)
+            joined = line
+        current = joined
+    if current or not pieces:
+        pieces.append(current)
+    return pieces
 
 
 @dataclass(frozen=True)
@@ -77,15 +127,33 @@ class OfficerDesk:
     def __init__(self, ctx: CoreContext, admins: ChatAdmins | None = None):
         self.ctx = ctx
         self.admins = admins
-        self.ticket_pattern = re.compile(
-            rf"\b{re.escape(ctx.config.ticket_prefix)}-\d{{4}}-\d{{4,}}\b", re.IGNORECASE
-        )
+        ticket = rf"{re.escape(ctx.config.ticket_prefix)}-\d{{4}}-\d{{4,}}"
+        self.ticket_pattern = re.compile(rf"\b{ticket}\b", re.IGNORECASE)
+        # What the bot's cards and reason prompts look like, in every language: a
+        # reply to any other bot message that names a ticket is no answer to anyone.
+        catalog = ctx.catalog
+        self.card_headers: list[re.Pattern[str]] = []
+        self.ask_prompts: list[tuple[Action, re.Pattern[str]]] = []
+        for lang in catalog.languages:
+            header = catalog.t(lang, "card.text").split("{ticket}")[0] + "{ticket}"
+            self.card_headers.append(template_pattern(header, ticket))
+            for action in ASK_ACTIONS:
+                prompt = catalog.t(lang, f"officer.ask.{action.value}")
+                self.ask_prompts.append((action, template_pattern(prompt, ticket)))
 
     def t(self, key: str, **values: object) -> str:
         return self.ctx.t(self.ctx.catalog.default, key, **values)
 
     async def handle(self, inbound: Inbound) -> str | None:
         """Handle one group event; returns the text to answer a button press with."""
+        if not self.is_officers_chat(inbound.chat):
+            log.info(
+                "ignored %s from user %s in chat %s: not an officers' chat",
+                inbound.kind.value,
+                inbound.sender.user_id,
+                inbound.chat.chat_id,
+            )
+            return None
         async with self.ctx.uow() as uow:
             if not await uow.updates.claim(inbound.update_key):
                 return None
@@ -93,6 +161,20 @@ class OfficerDesk:
             await uow.commit()
         self.ctx.wake_outbox()
         return notice
+
+    def is_officers_chat(self, chat: ChatAddress) -> bool:
+        """The admin group (any of its topics) or an agency's own group.
+
+        Desk commands show reporters' identities: never in any other group.
+        """
+        if chat.channel is not self.ctx.desk_chat.channel:
+            return False
+        if chat.chat_id == self.ctx.desk_chat.chat_id:
+            return True
+        return any(
+            agency.chat_id is not None and str(agency.chat_id) == chat.chat_id
+            for agency in self.ctx.config.agencies
+        )
 
     # who is asking ---------------------------------------------------------
 
@@ -162,23 +244,35 @@ class OfficerDesk:
         )
 
     async def _link_from_text(self, uow: UnitOfWork, inbound: Inbound) -> CardLink | None:
-        """A reply to a bot message whose card link is not stored yet (or was lost).
+        """A reply to a card or a reason prompt whose link is not stored yet (or was lost).
 
         The link is recorded once the send is confirmed; an officer can answer
-        faster than that, so fall back to the ticket the message names.
+        faster than that, so fall back to the ticket the message names, but only
+        when the message is a card or a prompt. Replies to reminders, digests,
+        queues, alerts and confirmations are ignored: they reach nobody.
         """
-        match = self.ticket_pattern.search(inbound.reply_to_bot_text or "")
-        if match is None or inbound.reply_to_message_id is None:
+        text = inbound.reply_to_bot_text or ""
+        if inbound.reply_to_message_id is None:
             return None
-        complaint = await uow.complaints.by_ticket(match.group(0))
+        role: str | None = None
+        match = next((m for _, p in self.ask_prompts if (m := p.fullmatch(text))), None)
+        if match is not None:
+            role = ASK_ROLE
+        else:
+            match = next((m for p in self.card_headers if (m := p.match(text))), None)
+        if match is None:
+            return None
+        complaint = await uow.complaints.by_ticket(match.group("ticket"))
         if complaint is None or complaint.id is None:
             return None
-        agency = await self._chat_agency(uow, inbound.chat)
+        if role is None:
+            agency = await self._chat_agency(uow, inbound.chat)
+            role = f"agency:{agency}" if agency else DESK_ROLE
         return CardLink(
             chat_id=inbound.chat.chat_id,
             message_id=inbound.reply_to_message_id,
             complaint_id=complaint.id,
-            role=f"agency:{agency}" if agency else DESK_ROLE,
+            role=role,
             thread_id=inbound.chat.thread_id,
         )
 
@@ -220,6 +314,8 @@ class OfficerDesk:
         if role is None:
             self._refused(inbound, "another agency's complaint", complaint)
             return self.t("officer.other_agency")
+        if verb == "cancel":
+            return await self._cancel(uow, inbound, complaint, officer, arg)
         if version != str(complaint.version):
             return await self._stale(uow, complaint)
         await self._remember_card(uow, inbound, complaint)
@@ -296,7 +392,7 @@ class OfficerDesk:
         officer: Officer,
     ) -> None:
         assert complaint.id is not None
-        await uow.requests.add(
+        request = await uow.requests.add(
             OfficerRequest(
                 complaint_id=complaint.id,
                 chat_id=inbound.chat.chat_id,
@@ -308,16 +404,53 @@ class OfficerDesk:
             )
         )
         text = self.t(f"officer.ask.{action.value}", ticket=complaint.ticket, name=officer.name)
+        cancel = Choice(
+            f"op:cancel:{complaint.id}:{complaint.version}:{request.id}",
+            self.t("officer.button.cancel"),
+        )
         await queue(
             uow,
             inbound.chat,
-            Reply(text, force_reply=True),
+            Reply(text, choices=((cancel,),)),
             "card",
             f"ask:{inbound.update_key}",
             complaint.id,
             ASK_ROLE,
             extra={"reply_to": inbound.message_id},
         )
+
+    async def _cancel(
+        self,
+        uow: UnitOfWork,
+        inbound: Inbound,
+        complaint: Complaint,
+        officer: Officer,
+        request_id: str | None,
+    ) -> str:
+        """The prompt's cancel button: the request ends, the prompt says so, nothing moves."""
+        assert complaint.id is not None
+        if request_id is not None and request_id.isdigit():
+            await uow.requests.discard(complaint.id, int(request_id))
+        if inbound.message_id is not None:
+            text = self.t("officer.ask_cancelled", ticket=complaint.ticket, name=officer.name)
+            await queue(
+                uow,
+                inbound.chat,
+                Reply(text),
+                "edit",
+                f"cancel:{inbound.update_key}",
+                complaint.id,
+                extra={"message_id": inbound.message_id},
+            )
+        return self.t("officer.cancelled")
+
+    def _prompted_action(self, text: str) -> Action | None:
+        return next((a for a, p in self.ask_prompts if p.fullmatch(text)), None)
+
+    def _live(self, request: OfficerRequest, complaint: Complaint) -> bool:
+        """A request holds until the complaint changes, for at most ``REQUEST_TTL``."""
+        fresh = self.ctx.clock.now() - request.created_at <= REQUEST_TTL
+        return fresh and request.version == complaint.version
 
     # replies to cards ------------------------------------------------------------
 
@@ -331,10 +464,19 @@ class OfficerDesk:
             self._refused(inbound, "reply to a card by a non-officer", complaint)
             return
         assert complaint.id is not None
-        requests = await uow.requests.for_complaint(complaint.id, inbound.chat.chat_id)
-        mine = [r for r in requests if r.actor_id == officer.user_id]
-        if link.role == ASK_ROLE or mine:
-            pending = mine[0] if mine else (requests[0] if requests else None)
+        if link.role == ASK_ROLE:
+            # Only a reply to the prompt gives the reason; the presser's own request first.
+            requests = await uow.requests.for_complaint(complaint.id, inbound.chat.chat_id)
+            live = [r for r in requests if self._live(r, complaint)]
+            for request in requests:
+                if request not in live and request.id is not None:
+                    await uow.requests.discard(complaint.id, request.id)
+            if inbound.reply_to_bot_text is not None:
+                # The prompt names what it asks for; a cancelled prompt asks for nothing.
+                asked = self._prompted_action(inbound.reply_to_bot_text)
+                live = [r for r in live if asked is not None and r.action == asked.value]
+            mine = [r for r in live if r.actor_id == officer.user_id]
+            pending = (mine or live)[0] if live else None
             await self._give_reason(uow, inbound, complaint, officer, role, pending)
             return
         if card_agency(link) not in (None, complaint.agency) and not officer.desk:
@@ -353,9 +495,6 @@ class OfficerDesk:
     ) -> None:
         if pending is None:
             await self._say(uow, inbound, self.t("officer.request_expired"))
-            return
-        if pending.version != complaint.version:
-            await self._say(uow, inbound, await self._stale(uow, complaint))
             return
         text = (inbound.text or "").strip()
         if not text:
@@ -487,12 +626,14 @@ class OfficerDesk:
             self._refused(inbound, "/aduan of another agency's complaint", complaint)
             await self._say(uow, inbound, self.t("officer.other_agency"))
             return
-        card = await card_for(self.ctx, uow, complaint, DESK_ROLE)
+        card = await card_for(self.ctx, uow, complaint, DESK_ROLE, full=True)
         lines = [card.text, "", self.t("officer.history_header")]
         history = await uow.events.for_complaint(complaint.id)
         for event in history[-HISTORY_LIMIT:]:
             lines.append(self._history_line(event))
-        await self._say(uow, inbound, "\n".join(lines))
+        # The whole description is here, so this can be longer than one message.
+        for index, piece in enumerate(split_message("\n".join(lines))):
+            await self._say(uow, inbound, piece, index)
 
     def _history_line(self, event: Event) -> str:
         lang = self.ctx.catalog.default
@@ -503,13 +644,15 @@ class OfficerDesk:
         line = self.t(
             "officer.history_line",
             when=self.ctx.format_datetime(event.at),
-            action=self.t(f"officer.done.{event.action}"),
+            action=done_label(self.ctx, event.action, lang),
             move=move,
             actor=actor_label(self.ctx, event.actor_role, event.actor_name, lang),
         )
         if event.public_message:
             line += "\n" + self.t("officer.history_public", message=event.public_message)
-        if event.note:
+        if event.action == RATED_EVENT and event.note:
+            line += "\n" + self.t("officer.history_rating", stars=event.note)
+        elif event.note:
             line += "\n" + self.t("officer.history_note", note=event.note)
         if event.attachment_ids:
             line += "\n" + self.t("officer.history_photos", count=len(event.attachment_ids))

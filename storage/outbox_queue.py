@@ -123,6 +123,10 @@ class SqlOutboxQueue:
             )
 
     async def mark_unreachable(self, item: OutboxItem, error: str, now: datetime) -> None:
+        """A private chat blocked the bot: stop its queued rows and flag its citizen."""
+        if not item.private:  # a group is nobody's account: fail this row only
+            await self.mark_failed(item, error, now)
+            return
         o: Any = OutboxRow
         c: Any = CitizenRow
         async with self._sessions() as session, session.begin():

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -315,19 +318,23 @@ class SqlOutbox:
         self.session = session
 
     async def add(self, item: OutboxItem) -> bool:
+        """Queue ``item`` unless its dedupe key is queued; one statement, so two
+        processes adding the same key at once both commit (one of them adds nothing)."""
         if item.created_at is None:
             item.created_at = datetime.now(UTC)
-        exists = (
-            await self.session.execute(
-                select(col(OutboxRow.id)).where(col(OutboxRow.dedupe_key) == item.dedupe_key)
-            )
-        ).first()
-        if exists is not None:
+        values = row_values(item)
+        values.pop("id", None)
+        sqlite = self.session.get_bind().dialect.name == "sqlite"
+        statement: Any = (sqlite_insert if sqlite else postgresql_insert)(OutboxRow)
+        statement = (
+            statement.values(**values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(col(OutboxRow.id))
+        )
+        inserted = (await self.session.execute(statement)).scalar_one_or_none()
+        if inserted is None:
             return False
-        row = OutboxRow(**row_values(item))
-        self.session.add(row)
-        await self.session.flush()
-        item.id = row.id
+        item.id = int(inserted)
         return True
 
 
@@ -379,6 +386,15 @@ class SqlOfficerRequests:
         await self.session.execute(
             delete(OfficerRequestRow).where(col(OfficerRequestRow.complaint_id) == complaint_id)
         )
+
+    async def discard(self, complaint_id: int, request_id: int) -> bool:
+        result = await self.session.execute(
+            delete(OfficerRequestRow).where(
+                col(OfficerRequestRow.complaint_id) == complaint_id,
+                col(OfficerRequestRow.id) == request_id,
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 class SqlAgencyTopics:

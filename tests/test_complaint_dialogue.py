@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
+from conversations.core.domain import CardLink, OutboxItem
 from conversations.engine import CitizenChat
+from storage.mapping import to_record
+from storage.tables import OutboxRow
 from tests.support.chat import Citizen
-from tests.support.core import Core, build_core
+from tests.support.core import ADMIN_CHAT, Core, build_core
 
 DESCRIPTION = "Jalan di depan SDN 2 berlubang besar sejak seminggu, motor sering jatuh."
 
@@ -22,6 +27,15 @@ def core(engine: AsyncEngine, tmp_path: Path) -> Core:
 @pytest.fixture
 def siti(core: Core) -> Citizen:
     return Citizen(core, CitizenChat(core.ctx))
+
+
+async def outbox_rows(core: Core, kind: str) -> list[OutboxItem]:
+    async with core.ctx.uow() as uow:
+        session = uow.session  # type: ignore[attr-defined]
+        rows = (
+            await session.execute(select(OutboxRow).where(col(OutboxRow.kind) == kind))
+        ).scalars()
+        return [to_record(row, OutboxItem) for row in rows]
 
 
 async def fill_until_summary(siti: Citizen) -> None:
@@ -299,3 +313,25 @@ class TestEditingPhotos:
         await siti.presses("⬅️ Kembali ke ringkasan")
         assert siti.last_text.startswith("Ringkasan aduan Anda")
         assert "📨 Kirim" in siti.buttons()
+
+
+class TestUnreachableReporter:
+    async def test_writing_again_clears_the_blocked_mark_on_the_cards(
+        self, siti: Citizen, core: Core
+    ) -> None:
+        await fill_until_summary(siti)
+        await siti.presses("📨 Kirim")
+        async with core.ctx.uow() as uow:
+            citizen = await uow.citizens.find("telegram", "1001")
+            complaint = await uow.complaints.by_ticket("ADU-2611-0001")
+            assert citizen is not None and complaint is not None and complaint.id is not None
+            citizen.unreachable = True
+            await uow.citizens.update(citizen)
+            await uow.cards.add(CardLink(ADMIN_CHAT, 77, complaint.id, "desk"))
+            await uow.commit()
+        await siti.says("/start")
+        edits = await outbox_rows(core, kind="edit")
+        assert len(edits) == 1
+        assert edits[0].payload["message_id"] == 77
+        assert "📵" not in edits[0].payload["reply"]["text"]
+        assert "Siti" in edits[0].payload["reply"]["text"]

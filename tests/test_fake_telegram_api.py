@@ -183,12 +183,25 @@ async def test_media_group_upload(fake: FakeTelegram, bot: Bot) -> None:
     messages = await bot.send_media_group(1001, media)
     assert len(messages) == 2 and messages[0].media_group_id == messages[1].media_group_id
     assert [m.text for m in fake.messages_to(1001)] == ["satu", None]
-    assert fake.max_rate(1.0, chat_id=1001) == 1
+    assert fake.max_rate(1.0, chat_id=1001) == 2  # each album item counts as a message
     biggest = messages[1].photo[-1]
     downloaded = await (await bot.get_file(biggest.file_id)).download_as_bytearray()
     assert bytes(downloaded) == TINY_JPEG + b"2"
     with pytest.raises(BadRequest):
         await bot.send_media_group(1001, [InputMediaPhoto(TINY_JPEG)])
+
+
+async def test_a_document_file_id_is_refused_as_a_photo(fake: FakeTelegram, bot: Bot) -> None:
+    user = fake.private_user(user_id=1001)
+    document = user.send_document(TINY_JPEG, "foto.jpg", "image/jpeg")["message"]["document"]
+    with pytest.raises(BadRequest, match=r"(?i)can't use file of type document as photo"):
+        await bot.send_photo(1001, document["file_id"])
+    with pytest.raises(BadRequest, match=r"(?i)type document"):
+        await bot.send_media_group(
+            1001, [InputMediaPhoto(document["file_id"]), InputMediaPhoto(TINY_JPEG)]
+        )
+    sent = await bot.send_document(1001, document["file_id"])
+    assert sent.document is not None
 
 
 async def test_group_press_formatting_and_limits(fake: FakeTelegram, bot: Bot) -> None:

@@ -264,7 +264,7 @@ class TestMoreInformation:
             assert notice.startswith("Balas pesan permintaan")
             prompt = await city.group_hears(city.admin, "Balas pesan ini", ticket)
             assert prompt.reply_to_message_id == card.message_id
-            assert prompt.reply_markup == {"force_reply": True}
+            assert prompt.buttons == ["✖️ Batal"]
             city.desk.send_text_in(city.admin, "Mohon kirim foto lubang dari dekat.", prompt)
             await city.card_shows(city.admin, ticket, "Status: Tertunda")
             await city.citizen_hears(ticket, "Tertunda", "Mohon kirim foto lubang dari dekat.")

@@ -18,7 +18,7 @@ from telegram import Bot
 
 from conversations.core.context import SystemClock
 from conversations.core.delivery import Deliverer
-from conversations.core.domain import Citizen, Complaint
+from conversations.core.domain import Citizen, Complaint, OutboxItem
 from conversations.core.duties import Duties
 from conversations.core.messages import Channel, ChatAddress, Reply
 from conversations.core.outbox import queue
@@ -30,7 +30,8 @@ from storage.files import LocalFileStore
 from storage.outbox_queue import SqlOutboxQueue
 from storage.schedule_queries import SqlScheduleQueries
 from storage.tables import CitizenRow, OutboxRow
-from tests.fakes.telegram_api import FakeTelegram
+from storage.unit_of_work import SqlUnitOfWork
+from tests.fakes.telegram_api import TINY_JPEG, FakeTelegram
 from tests.support.bot import ADMIN_CHAT_ID, TOKEN, running_bot
 from tests.support.core import Core, build_core
 
@@ -313,6 +314,116 @@ async def test_the_wake_up_after_a_commit_delivers_at_once(
     message = await fake.next_message_to(user, timeout=3)
     assert message.text == "segera"
     await d.close()
+
+
+async def test_403_from_a_group_fails_that_row_only_and_tells_the_desk(
+    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+) -> None:
+    group = fake.group(-100777, "Dinas PUPR")
+    await push(core, group.id, ["kartu 1", "kartu 2"])
+    removed = "Forbidden: bot is not a member of the supergroup chat"
+    fake.fail_next("sendMessage", status=403, chat_id=group.id, description=removed)
+    d = deliverer(engine, bot, core)
+    await until_settled(d, engine)
+    assert texts_to(fake, group.id) == ["kartu 2"]  # the group was not written off
+    counts = await statuses(engine)
+    assert counts["unreachable"] == 0 and counts["failed"] == 1
+    assert len([t for t in texts_to(fake, ADMIN_CHAT_ID) if str(group.id) in t]) == 1
+    # The admin group itself refusing: that row fails, the next goes out, no alert loop.
+    await push(core, ADMIN_CHAT_ID, ["rekap 1", "rekap 2"])
+    fake.fail_next("sendMessage", status=403, chat_id=ADMIN_CHAT_ID, description=removed)
+    await until_settled(d, engine)
+    assert texts_to(fake, ADMIN_CHAT_ID)[-1] == "rekap 2"
+    counts = await statuses(engine)
+    assert counts["unreachable"] == 0 and counts["failed"] == 2 and counts["sent"] == 3
+
+
+class VirtualTime:
+    """A monotonic clock that sleeping moves forward at once (limiter and fake share it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def test_albums_and_split_texts_count_every_message_against_the_group_limit(
+    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+) -> None:
+    group = fake.group(-100888, "Dinas PUPR")
+    photos = [
+        {"channel": "telegram", "file_id": fake.register_photo(TINY_JPEG)[-1]["file_id"]}
+        for _ in range(5)
+    ]
+    address = ChatAddress(Channel.TELEGRAM, str(group.id))
+    async with core.ctx.uow() as uow:
+        for n in range(4):  # 4 albums of 5 photos: 20 messages
+            reply = Reply(f"foto {n}", photos=tuple(range(5)))
+            await queue(uow, address, reply, "media", f"album:{n}", extra={"photos": photos})
+        long_text = "\n".join(f"baris {i} " + "x" * 90 for i in range(60))  # 2 messages
+        await queue(uow, address, Reply(long_text), "push", "long")
+        await uow.commit()
+    clock = VirtualTime()
+    fake.send_clock = clock
+    d = deliverer(engine, bot, limits=SendLimits(clock=clock, sleep=clock.sleep))
+    await until_settled(d, engine)
+    assert len(fake.messages_to(group.id)) == 22
+    assert fake.limit_violations() == []
+
+
+async def test_photos_with_a_document_file_id_are_uploaded_from_the_stored_file(
+    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+) -> None:
+    # Rows queued before image files were told apart carry the document's file id.
+    user = fake.private_user(1001)
+    photos = []
+    for data in (TINY_JPEG, TINY_JPEG + b"2"):
+        update = user.send_document(data, "foto.jpg", "image/jpeg")
+        stored = await core.ctx.files.save(data, "photo", "image/jpeg")
+        file_id = update["message"]["document"]["file_id"]
+        photos.append({"channel": "telegram", "file_id": file_id, "path": stored.path})
+    address = ChatAddress(Channel.TELEGRAM, str(ADMIN_CHAT_ID))
+    async with core.ctx.uow() as uow:
+        await queue(
+            uow, address, Reply("satu", photos=(1,)), "media", "one", extra={"photos": photos[:1]}
+        )
+        await queue(
+            uow, address, Reply("dua", photos=(1, 2)), "media", "two", extra={"photos": photos}
+        )
+        await uow.commit()
+    d = deliverer(engine, bot)
+    d.files = core.ctx.files
+    await until_settled(d, engine)
+    assert (await statuses(engine))["sent"] == 2
+    shown = [m for m in fake.messages_to(ADMIN_CHAT_ID) if m.photo]
+    assert [m.method for m in shown] == ["sendPhoto", "sendMediaGroup", "sendMediaGroup"]
+    assert [m.text for m in shown] == ["satu", "dua", None]
+
+
+async def test_two_scans_queueing_the_same_message_at_once_both_commit(
+    engine: AsyncEngine,
+) -> None:
+    sessions = session_factory(engine)
+
+    def item() -> OutboxItem:
+        payload = {"reply": Reply("⏰ Pengingat").to_dict()}
+        return OutboxItem("telegram", "-1001", "notice", payload, "remind:7:verify:2026-12-30")
+
+    async with SqlUnitOfWork(sessions) as first, SqlUnitOfWork(sessions) as second:
+        assert await first.outbox.add(item())
+        # The second scan inserts while the first has not committed yet (PostgreSQL
+        # waits on the unique index; SQLite on the write lock).
+        late = asyncio.create_task(second.outbox.add(item()))
+        await asyncio.sleep(0.3)
+        await first.commit()
+        assert await late is False
+        await second.commit()
+    assert (await statuses(engine))["pending"] == 1
 
 
 __all__ = ["timedelta"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations.core.complaints import submit
-from conversations.core.domain import Citizen, Complaint, Draft
+from conversations.core.domain import Citizen, Complaint, Draft, OutboxItem
 from conversations.core.duties import Duties
 from conversations.core.handling import Actor, transition
 from conversations.core.lifecycle import Action, Role, Status
@@ -280,3 +281,42 @@ async def test_daily_digest_once_per_day_after_digest_time(
     digests = await outbox(engine, "digest:")
     assert len(digests) == 2
     assert "Dinas Kependudukan" in text_of(digests[1])
+
+
+async def test_officer_facing_scheduler_texts_never_reveal_an_anonymous_reporter(
+    core: Core, duties: Duties, engine: AsyncEngine
+) -> None:
+    user = 735201994  # a private chat id is the citizen's Telegram user id
+    async with core.ctx.uow() as uow:
+        citizen = await uow.citizens.add(
+            Citizen("telegram", str(user), str(user), "Rina Wulandari", "rinawu", "+6281234567")
+        )
+        draft = Draft(
+            category="jalan", description="Jalan berlubang di depan pasar", anonymous=True
+        )
+        c = await submit(core.ctx, uow, citizen, draft)
+        await uow.commit()
+    assert c.id is not None
+    await move(core, c.id, Action.DISPATCH, DESK)
+    await move(core, c.id, Action.RESOLVE, AGENCY, message="Sudah ditambal")
+    await duties.scan()
+    await answer(core, tap(user, f"survey:rate:{c.id}:2"))  # rating notice
+    await answer(core, tap(user, f"survey:notfixed:{c.id}"))
+    await answer(core, says(user, "Lubangnya masih ada"), comment=True)  # comment relay
+    for number, complaint_id in enumerate((c.id, None)):  # a complaint row and a plain one
+        item = OutboxItem("telegram", str(user), "push", {"reply": {"text": "x"}}, f"x:{number}")
+        item.complaint_id, item.attempts, item.id = complaint_id, 7, 900 + number
+        await duties.delivery_failed(item, f"Bad Request: chat {user} is gone")
+        await duties.delivery_unreachable(item, "Forbidden: bot was blocked by the user")
+
+    officer_rows = [row for row in await outbox(engine) if row.chat_id != str(user)]
+    keys = " ".join(row.dedupe_key for row in officer_rows)
+    for kind in ("alert:failed", "alert:unreachable", "rated:", "comment:"):
+        assert kind in keys
+    alerts = [text_of(row) for row in officer_rows if row.kind == "alert"]
+    assert len(alerts) == 4 and sum(c.ticket in text for text in alerts) == 2
+    assert sum("obrolan warga" in text for text in alerts) == 3
+    for row in officer_rows:
+        shown = json.dumps(row.payload, ensure_ascii=False)
+        for secret in (str(user), "Rina", "Wulandari", "rinawu", "6281234567"):
+            assert secret not in shown, (row.dedupe_key, shown)

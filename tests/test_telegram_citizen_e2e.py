@@ -162,3 +162,28 @@ async def test_the_token_never_appears_in_logs(
     assert caplog.records
     assert TOKEN not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
+
+
+async def test_an_image_sent_as_a_file_reaches_the_desk_as_a_photo(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    budi = fake.private_user(user_id=1003, first_name="Budi")
+    async with running_bot(fake, sqlite_url, tmp_path):
+        budi.send_command("/lapor")
+        budi.press_button(await fake.next_message_to(budi.id), "Sampah dan kebersihan")
+        await fake.next_message_to(budi.id)
+        budi.send_text("Sampah menumpuk di TPS Pasar Legi, tidak diangkut lima hari.")
+        await fake.next_message_to(budi.id)
+        budi.send_text("TPS Pasar Legi, Jl. Kenanga")
+        assert text(await fake.next_message_to(budi.id)).startswith("Langkah 4/5")
+        budi.send_document(PHOTO_1, "IMG_2041.jpg", "image/jpeg")  # "send as file"
+        photo = await fake.next_message_to(budi.id)
+        assert text(photo).startswith("Foto 1/5")
+        budi.press_button(photo, "✅ Selesai")
+        budi.press_button(await fake.next_message_to(budi.id), "Biasa")
+        budi.press_button(await fake.next_message_to(budi.id), "📨 Kirim")
+        await fake.next_message_to(budi.id)
+        await fake.wait_for(lambda: any(m.photo for m in fake.messages_to(ADMIN_CHAT_ID)), 3)
+    [shown] = [m for m in fake.messages_to(ADMIN_CHAT_ID) if m.photo]
+    assert fake.file_bytes(shown.photo[-1]["file_id"]) == PHOTO_1
+    assert [c for c in fake.calls if c.status == 400] == []  # uploaded at the first try

@@ -1,4 +1,10 @@
-"""The complaint card officers see. Anonymous reporters never appear on it."""
+"""The complaint card officers see. Anonymous reporters never appear on it.
+
+A card is always one message: its buttons stay on it and later edits replace the
+whole text. The description is therefore shortened on the card (``/aduan`` shows
+all of it), and shortened further if names, address and footer would still make
+the card longer than a platform message.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,11 @@ from conversations.core.context import CoreContext
 from conversations.core.domain import Attachment, Citizen, Complaint
 from conversations.core.lifecycle import Action, Role, Status, actions_from
 from conversations.core.messages import Choice, Location, Reply
+
+# Telegram's limit for a message is 4096 UTF-16 code units; the agency picker adds a
+# line under the card, so the card itself keeps some room.
+CARD_LIMIT = 3900
+CARD_DESCRIPTION_MAX = 1500
 
 CARD_ACTIONS = (
     Action.VERIFY,
@@ -57,12 +68,27 @@ def deadline_line(ctx: CoreContext, complaint: Complaint, lang: str) -> str:
     return ctx.t(lang, "card.deadline_none")
 
 
+def text_units(text: str) -> int:
+    """A text's length as platforms count it (UTF-16 code units: an emoji is two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def shown_description(ctx: CoreContext, complaint: Complaint, lang: str, limit: int | None) -> str:
+    """The description, or its first ``limit`` characters and where to read the rest."""
+    text = complaint.description
+    if limit is None or len(text) <= limit:
+        return text
+    cut = text[:limit].rstrip()
+    return f"{cut}{ctx.t(lang, 'card.description_cut', ticket=complaint.ticket)}"
+
+
 def card_text(
     ctx: CoreContext,
     complaint: Complaint,
     citizen: Citizen | None,
     photo_count: int,
     lang: str,
+    description_limit: int | None = None,
 ) -> str:
     agency = ctx.config.agency(complaint.agency)
     category = ctx.config.category(complaint.category)
@@ -77,10 +103,11 @@ def card_text(
         category=category.label(lang) if category else complaint.category,
         agency=agency.name if agency else complaint.agency,
         reporter=reporter_line(ctx, complaint, citizen, lang),
+        unreachable=ctx.t(lang, "card.unreachable") if citizen and citizen.unreachable else "",
         location=location_line(ctx, complaint, lang),
         photos=ctx.t(lang, "card.photos", count=photo_count),
         deadline=deadline_line(ctx, complaint, lang),
-        description=complaint.description,
+        description=shown_description(ctx, complaint, lang, description_limit),
     )
 
 
@@ -105,11 +132,28 @@ def render_card(
     lang: str | None = None,
     footer: str | None = None,
     buttons: bool = True,
+    full: bool = False,
 ) -> Reply:
+    """The card; ``full`` keeps the whole description (for ``/aduan``, never for a card)."""
     lang = lang or ctx.catalog.default
-    text = card_text(ctx, complaint, citizen, len(attachments), lang)
-    if footer:
-        text = f"{text}\n\n{footer}"
+
+    def compose(limit: int | None) -> str:
+        text = card_text(ctx, complaint, citizen, len(attachments), lang, limit)
+        return f"{text}\n\n{footer}" if footer else text
+
+    if full:
+        text = compose(None)
+    else:
+        limit = min(len(complaint.description), CARD_DESCRIPTION_MAX)
+        text = compose(limit)
+        while text_units(text) > CARD_LIMIT and limit > 0:
+            # Cutting a character removes at least one code unit.
+            limit = max(0, limit - (text_units(text) - CARD_LIMIT))
+            text = compose(limit)
+        if text_units(text) > CARD_LIMIT:  # the rest alone is too long: cut the end
+            while text_units(text) >= CARD_LIMIT:
+                text = text[: len(text) - (text_units(text) - CARD_LIMIT + 1)]
+            text += "…"
     return Reply(
         text=text,
         choices=card_choices(ctx, complaint, role, lang) if buttons else (),

@@ -7,9 +7,13 @@ other, oldest first; many chats are served at once, paced by ``SendLimits``.
 
 Outcomes: sent -> ``sent``; 429 -> rescheduled after ``retry_after`` (not counted
 as a failed attempt); 5xx/network -> rescheduled with exponential backoff and
-jitter, ``failed`` after ``max_attempts``; 403 -> the chat is ``unreachable``
-and its queued rows stop; a refused request -> ``failed`` at once. ``on_failed``
-and ``on_unreachable`` let the caller tell the complaint desk.
+jitter, ``failed`` after ``max_attempts``; 403 from a private chat -> the citizen
+is ``unreachable`` and the chat's queued rows stop, 403 from a group -> only that
+row ``failed``; a refused request -> ``failed`` at once. ``on_failed`` and
+``on_unreachable`` (also called for a group's 403) let the caller tell the desk.
+
+Each row is paced by how many messages it really sends (an album of N photos
+or a text split in N parts is N messages for Telegram's limits).
 """
 
 from __future__ import annotations
@@ -198,7 +202,11 @@ class Deliverer:
             await self.queue.mark_failed(item, f"no sender for {item.channel}", self.clock.now())
             await self._notify(self.on_failed, item, "no sender")
             return False
-        await self.limits.acquire(item.chat_id)
+        try:
+            count = sender.message_count(item)
+        except Exception:  # a broken payload fails in deliver(), where it is reported
+            count = 1
+        await self.limits.acquire(item.chat_id, count)
         try:
             result = await sender.deliver(item, self.files)
         except Exception as error:  # a bug in rendering must not stop the queue
@@ -216,6 +224,13 @@ class Deliverer:
         if result.outcome is SendOutcome.SENT:
             await self.queue.mark_sent(item, result.message_id, now)
             return True
+        if result.outcome is SendOutcome.FORBIDDEN and not item.private:
+            # A group that removed the bot (or took its rights) is no citizen: this
+            # row fails, the group's other rows and every citizen stay as they are.
+            log.error("group %s refuses the bot: %s", item.chat_id, detail)
+            await self.queue.mark_failed(item, detail, now)
+            await self._notify(self.on_unreachable, item, detail)
+            return False
         if result.outcome is SendOutcome.FORBIDDEN:
             log.info("chat %s blocked the bot; marked unreachable", item.chat_id)
             await self.queue.mark_unreachable(item, detail, now)

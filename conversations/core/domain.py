@@ -138,6 +138,11 @@ class OutboxItem:
     sent_message_id: int | None = None
     id: int | None = None
 
+    @property
+    def private(self) -> bool:
+        """A one-to-one chat, whose id is the person's own (Telegram groups are negative)."""
+        return not self.chat_id.startswith("-")
+
 
 @dataclass
 class CardLink:

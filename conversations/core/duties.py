@@ -89,31 +89,47 @@ class Duties:
         self.ctx.wake_outbox()
 
     async def delivery_failed(self, item: OutboxItem, detail: str) -> None:
-        """A message gave up after its last attempt: tell the admin group, once."""
+        """A message gave up after its last attempt: tell the admin group, once.
+
+        Officers see the ticket, never a private chat's id: that id is the citizen's
+        own account, and an anonymous reporter must stay anonymous.
+        """
         if self._is_desk(item) or item.kind == "alert":
             log.error("could not deliver to the admin group: %s", detail)
             return
         ticket = await self._ticket(item)
         lang = self.ctx.catalog.default
+        if item.private:
+            target = self.ctx.t(lang, "scheduler.failed_private")
+            detail = detail.replace(item.chat_id, "…")
+        else:
+            target = self.ctx.t(lang, "scheduler.failed_group", chat=item.chat_id)
         text = self.ctx.t(
             lang,
             "scheduler.failed",
             ticket=self.ctx.t(lang, "scheduler.failed_ticket", ticket=ticket) if ticket else "",
-            chat=item.chat_id,
+            target=target,
             attempts=item.attempts + 1,
             detail=detail[:200],
         )
         await self._tell_desk(text, f"alert:failed:{item.id}", item.complaint_id)
 
     async def delivery_unreachable(self, item: OutboxItem, detail: str) -> None:
-        """403: the citizen blocked the bot (or the bot left a group); tell the desk once."""
+        """403: a citizen blocked the bot, or the bot lost a group; tell the desk once."""
         if self._is_desk(item) or item.kind == "alert":
             log.error("the admin group refuses the bot: %s", detail)
             return
         lang = self.ctx.catalog.default
-        ticket = await self._ticket(item)
-        if item.chat_id.startswith("-") or ticket is None:
+        if not item.private:
+            # Every queued row of a lost group fails on its own: one alert a day is enough.
+            day = self.ctx.local(self.ctx.clock.now()).date().isoformat()
             text = self.ctx.t(lang, "scheduler.unreachable_chat", chat=item.chat_id)
+            key = f"alert:unreachable:{item.channel}:{item.chat_id}:{day}"
+            await self._tell_desk(text, key, None)
+            return
+        ticket = await self._ticket(item)
+        if ticket is None:
+            text = self.ctx.t(lang, "scheduler.unreachable_private")
             key = f"alert:unreachable:{item.channel}:{item.chat_id}:{item.id}"
         else:
             text = self.ctx.t(lang, "scheduler.unreachable_citizen", ticket=ticket)

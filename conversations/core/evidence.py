@@ -32,7 +32,9 @@ async def keep_photo(
             size=stored.size,
             sha256=stored.sha256,
             channel=inbound.chat.channel.value,
-            platform_file_id=media.file_id,
+            # Only a photo's own file id can be sent as a photo again; an image that
+            # came as a document is uploaded from the stored file when shown.
+            platform_file_id=media.file_id if media.kind == "photo" else None,
             mime_type=stored.mime_type,
             complaint_id=complaint_id,
             citizen_id=citizen_id,

@@ -38,6 +38,9 @@ ASK_ROLE = "ask"
 DESK_ROLE = Role.DESK.value
 # Statuses in which the agency's card carries buttons.
 AGENCY_WORKING = frozenset({Status.DIDISPOSISIKAN, Status.DITINDAKLANJUTI})
+# Complaints nobody works on any more; their cards need no "unreachable" line.
+FINAL = frozenset({Status.DITUTUP, Status.DITOLAK, Status.BUKAN_WEWENANG})
+OPEN_COMPLAINTS_SCAN = 50
 
 
 @dataclass(frozen=True)
@@ -102,12 +105,20 @@ def actor_label(ctx: CoreContext, actor_role: str, actor_name: str | None, lang:
     return actor_name or ctx.t(lang, "officer.actor_unknown")
 
 
+def done_label(ctx: CoreContext, action: str, lang: str) -> str:
+    """What happened, as the card footer and the history say it; any event has one."""
+    key = f"officer.done.{action}"
+    if ctx.catalog.has(key, lang) or ctx.catalog.has(key):
+        return ctx.t(lang, key)
+    return ctx.t(lang, "officer.done_other", action=action)
+
+
 def card_footer(ctx: CoreContext, event: Event, lang: str) -> str:
     return ctx.t(
         lang,
         "officer.card_footer",
         when=ctx.format_datetime(event.at),
-        action=ctx.t(lang, f"officer.done.{event.action}"),
+        action=done_label(ctx, event.action, lang),
         actor=actor_label(ctx, event.actor_role, event.actor_name, lang),
     )
 
@@ -118,25 +129,57 @@ async def card_for(
     complaint: Complaint,
     role: str,
     footer: str | None = None,
+    full: bool = False,
 ) -> Reply:
-    """The card as shown to the desk or to an agency, with the buttons of the state."""
+    """The card as shown to the desk or to an agency, with the buttons of the state.
+
+    ``full`` keeps the whole description, for ``/aduan``; a posted card never has it.
+    """
     assert complaint.id is not None
     citizen = await uow.citizens.get(complaint.citizen_id)
     attachments = await uow.attachments.for_complaint(complaint.id)
     code = role[len(AGENCY_ROLE) :] if role.startswith(AGENCY_ROLE) else None
     if code is None:
-        return render_card(ctx, complaint, citizen, attachments, Role.DESK, footer=footer)
+        return render_card(
+            ctx, complaint, citizen, attachments, Role.DESK, footer=footer, full=full
+        )
     buttons = code == complaint.agency and complaint.status in AGENCY_WORKING
     return render_card(
-        ctx, complaint, citizen, attachments, Role.AGENCY, footer=footer, buttons=buttons
+        ctx,
+        complaint,
+        citizen,
+        attachments,
+        Role.AGENCY,
+        footer=footer,
+        buttons=buttons,
+        full=full,
     )
 
 
-async def refresh_cards(
-    ctx: CoreContext, uow: UnitOfWork, complaint: Complaint, key: str, footer: str | None
-) -> None:
-    """Queue an edit of every posted card of the complaint to show its state now."""
+async def last_move_footer(ctx: CoreContext, uow: UnitOfWork, complaint: Complaint) -> str | None:
+    """The footer of the complaint's latest move (who acted, when), as its cards show it."""
     assert complaint.id is not None
+    moves = [e for e in await uow.events.for_complaint(complaint.id) if e.from_status]
+    return card_footer(ctx, moves[-1], ctx.catalog.default) if moves else None
+
+
+async def refresh_cards(
+    ctx: CoreContext,
+    uow: UnitOfWork,
+    complaint: Complaint,
+    key: str | None = None,
+    footer: str | None = None,
+) -> None:
+    """Queue an edit of every posted card of the complaint to show its state now.
+
+    ``transition`` passes its event's id and footer. Others (the reporter became
+    unreachable, say) call it with the complaint alone: the edit keeps the footer
+    of the latest move and is keyed by the time.
+    """
+    assert complaint.id is not None
+    if key is None:
+        key = f"refresh:{complaint.version}:{ctx.clock.now().isoformat()}"
+        footer = footer or await last_move_footer(ctx, uow, complaint)
     for link in await uow.cards.for_complaint(complaint.id):
         if link.role == ASK_ROLE:
             continue
@@ -181,6 +224,32 @@ async def post_agency_card(
     if pin is not None:
         pin_key = f"card-pin:{complaint.id}:{role}:{key}"
         await queue(uow, address, pin, "location", pin_key, complaint.id, extra=extra)
+
+
+async def refresh_reporter_cards(ctx: CoreContext, uow: UnitOfWork, citizen_id: int) -> int:
+    """In the caller's unit of work, queue edits of the cards of the citizen's open
+    complaints (to show, or stop showing, that the reporter cannot be reached).
+    Returns how many complaints; the caller commits and wakes the outbox."""
+    complaints = await uow.complaints.for_citizen(citizen_id, limit=OPEN_COMPLAINTS_SCAN)
+    open_ones = [c for c in complaints if c.status not in FINAL]
+    for complaint in open_ones:
+        await refresh_cards(ctx, uow, complaint)
+    return len(open_ones)
+
+
+async def reporter_unreachable(ctx: CoreContext, channel: str, chat_id: str) -> int:
+    """A chat blocked the bot: if it is a reporter's, show that on the cards of their
+    open complaints. Call it once the citizen is marked ``unreachable``
+    (``Deliverer.on_unreachable``); returns how many complaints' cards are edited."""
+    async with ctx.uow() as uow:
+        citizen = await uow.citizens.find_by_chat(channel, chat_id)
+        if citizen is None or citizen.id is None or not citizen.unreachable:
+            return 0
+        count = await refresh_reporter_cards(ctx, uow, citizen.id)
+        await uow.commit()
+    if count:
+        ctx.wake_outbox()
+    return count
 
 
 def citizen_address(complaint: Complaint, citizen: Citizen | None) -> ChatAddress:

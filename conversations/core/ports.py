@@ -90,6 +90,8 @@ class OfficerRequests(Protocol):
         """Newest first."""
 
     async def clear(self, complaint_id: int) -> None: ...
+    async def discard(self, complaint_id: int, request_id: int) -> bool:
+        """Drop one request (cancelled or expired); False when it was gone already."""
 
 
 class AgencyTopics(Protocol):
@@ -173,6 +175,9 @@ class MessageSender(Protocol):
     """Delivers one outbox item on its platform."""
 
     async def deliver(self, item: OutboxItem, files: FileStore) -> SendResult: ...
+
+    def message_count(self, item: OutboxItem) -> int:
+        """How many messages ``deliver`` sends for ``item`` (the rate limiter counts them)."""
 
 
 class OutboxQueue(Protocol):

@@ -4,7 +4,8 @@ Each limit is a sliding window ("at most ``n`` sends in any ``period``
 seconds"), checked against the real send times, with a small safety margin so
 that clock jitter never lets a window hold one send too many. The global limit
 is a window of one send per ``1/rate`` seconds: sends are spread evenly, so any
-one-second span holds at most ``rate`` of them. Callers ``await acquire(chat)``;
+one-second span holds at most ``rate`` of them. Callers ``await acquire(chat, n)``
+for the ``n`` messages one request sends (an album is one message per photo);
 waiters for the global slot queue in arrival order (no thundering herd).
 See https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this
 """
@@ -30,10 +31,12 @@ class Window:
         self.period = period * (1.0 + margin)
         self.times: deque[float] = deque(maxlen=limit)
 
-    def delay(self, now: float) -> float:
-        if len(self.times) < self.limit:
+    def delay(self, now: float, count: int = 1) -> float:
+        """Seconds until ``count`` events may happen at once (more than ``limit``: when idle)."""
+        room = self.limit - min(max(count, 1), self.limit)  # earlier events that may remain
+        if len(self.times) <= room:
             return 0.0
-        return max(0.0, self.times[0] + self.period - now)
+        return max(0.0, self.times[-room - 1] + self.period - now)
 
     def record(self, now: float, credit: float = 0.0) -> None:
         """Count an event; ``credit`` seconds of sleep overshoot may be booked earlier.
@@ -87,20 +90,26 @@ class SendLimits:
         now = self.clock()
         return max(self._global.delay(now), self._chat(chat_id).delay(now))
 
-    async def acquire(self, chat_id: str) -> None:
-        """Wait until a message to ``chat_id`` may go out, and count it as sent."""
+    async def acquire(self, chat_id: str, count: int = 1) -> None:
+        """Wait until ``count`` messages to ``chat_id`` may go out at once; count them sent.
+
+        An album of N photos or a text split in N parts is N messages for Telegram.
+        """
+        count = max(1, count)
         chat = self._chat(chat_id)
         lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
         async with lock:
-            while (wait := chat.delay(self.clock())) > 0:
+            while (wait := chat.delay(self.clock(), count)) > 0:
                 await self._sleep(wait)
             async with self._global_lock:
-                while (wait := self._global.delay(self.clock())) > 0:
-                    await self._sleep(wait)
-                now = self.clock()
-                # Up to two thirds of the margin may make up for sleep overshoot.
-                self._global.record(now, credit=self._global.period * MARGIN * 2 / 3)
-            chat.record(now)
+                for _ in range(count):  # the global pace: one slot per message
+                    while (wait := self._global.delay(self.clock())) > 0:
+                        await self._sleep(wait)
+                    now = self.clock()
+                    # Up to two thirds of the margin may make up for sleep overshoot.
+                    self._global.record(now, credit=self._global.period * MARGIN * 2 / 3)
+            for _ in range(count):
+                chat.record(now)
         if len(self._chats) > 50_000:  # forget idle chats now and then
             self._forget_idle(now)
 

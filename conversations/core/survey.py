@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "survey"
 NOT_FIXED_EVENT = "survey_notfixed"
+RATED_EVENT = "rated"  # the stars are the event's note
 PAGE = 500
 
 
@@ -217,7 +218,7 @@ async def _rate(
         Event(
             complaint_id=complaint.id,
             at=ctx.clock.now(),
-            action="rated",
+            action=RATED_EVENT,
             actor_role=Role.CITIZEN.value,
             actor_id=None if complaint.anonymous else str(citizen.id),
             note=str(stars),

@@ -29,6 +29,9 @@ class TopicSender:
         self.topics = topics
         self.uow = uow
 
+    def message_count(self, item: OutboxItem) -> int:
+        return self.inner.message_count(item)
+
     async def deliver(self, item: OutboxItem, files: FileStore) -> SendResult:
         code = item.payload.get("agency_topic")
         if not code or item.kind == "edit":

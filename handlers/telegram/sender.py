@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -22,20 +24,41 @@ from conversations.core.domain import OutboxItem
 from conversations.core.messages import Reply
 from conversations.core.ports import FileStore, SendOutcome, SendResult
 
+log = logging.getLogger(__name__)
+
 TEXT_LIMIT = 4096
+# Telegram's words for a file id it will not send as a photo ("can't use file of
+# type Document as Photo", "wrong file identifier/HTTP URL specified", ...).
+FILE_REFUSED = re.compile(r"(?i)file|identifier|type")
 CAPTION_LIMIT = 1024
 CALLBACK_LIMIT = 64
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply | None
 
 
+def telegram_length(text: str) -> int:
+    """Telegram counts UTF-16 code units: an emoji outside the BMP counts as two."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fitting(text: str, limit: int) -> int:
+    """How many characters of ``text`` fit in ``limit`` UTF-16 units."""
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit:
+            return index
+    return len(text)
+
+
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     """Split at line breaks where possible; Telegram refuses longer messages."""
     parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = limit
+    while telegram_length(text) > limit:
+        fit = _fitting(text, limit)
+        cut = text.rfind("\n", 0, fit)
+        if cut < fit // 2:
+            cut = fit
         parts.append(text[:cut])
         text = text[cut:].lstrip("\n")
     parts.append(text)
@@ -43,7 +66,9 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 
 
 def trim(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if telegram_length(text) <= limit:
+        return text
+    return text[: _fitting(text, limit - 1)] + "…"
 
 
 def markup(reply: Reply) -> Markup:
@@ -72,6 +97,15 @@ def markup(reply: Reply) -> Markup:
 class TelegramSender:
     def __init__(self, bot: Bot):
         self.bot = bot
+
+    def message_count(self, item: OutboxItem) -> int:
+        """Messages ``deliver`` sends: one per album photo, one per part of a long text."""
+        reply = item.payload["reply"]
+        if item.kind == "edit" or reply.get("location"):
+            return 1
+        if reply.get("photos"):
+            return min(10, max(1, len(item.payload.get("photos", []))))
+        return len(split_text(str(reply.get("text", ""))))
 
     async def deliver(self, item: OutboxItem, files: FileStore) -> SendResult:
         try:
@@ -133,12 +167,25 @@ class TelegramSender:
         return sent_last.message_id if sent_last else None
 
     async def _photos(self, item: OutboxItem, reply: Reply, files: FileStore) -> int:
+        photos: list[dict[str, Any]] = list(item.payload.get("photos", []))[:10]
         sources: list[Any] = []
-        for photo in item.payload.get("photos", []):
-            if photo.get("channel") == "telegram" and photo.get("file_id"):
+        for photo in photos:
+            if _file_id(photo):
                 sources.append(photo["file_id"])
             else:
                 sources.append(await files.load(photo["path"]))
+        try:
+            return await self._send_photos(item, reply, sources)
+        except BadRequest as error:
+            # A file id Telegram will not take as a photo (an image that came in as a
+            # document, an id from another bot): send the stored files instead, once.
+            if not FILE_REFUSED.search(str(error)) or not any(_file_id(p) for p in photos):
+                raise
+            log.warning("outbox item %s: file ids refused (%s); uploading", item.id, error)
+        uploads = [await files.load(photo["path"]) for photo in photos]
+        return await self._send_photos(item, reply, uploads)
+
+    async def _send_photos(self, item: OutboxItem, reply: Reply, sources: list[Any]) -> int:
         caption = trim(reply.text, CAPTION_LIMIT) if reply.text else None
         reply_to = item.payload.get("reply_to")
         if len(sources) == 1:
@@ -152,7 +199,7 @@ class TelegramSender:
             return sent.message_id
         media = [
             InputMediaPhoto(source, caption=caption if index == 0 else None)
-            for index, source in enumerate(sources[:10])
+            for index, source in enumerate(sources)
         ]
         messages = await self.bot.send_media_group(
             int(item.chat_id),
@@ -161,3 +208,7 @@ class TelegramSender:
             reply_to_message_id=reply_to,
         )
         return messages[0].message_id
+
+
+def _file_id(photo: dict[str, Any]) -> bool:
+    return photo.get("channel") == "telegram" and bool(photo.get("file_id"))

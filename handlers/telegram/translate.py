@@ -109,10 +109,12 @@ def from_update(update: Update) -> Inbound | None:
         return replace(base, kind=InboundKind.PHOTO, media=(media,), text=message.caption)
     document = message.document
     if document is not None and (document.mime_type or "").startswith("image/"):
+        # An image "sent as file": its file id is a document's, which Telegram will
+        # not send as a photo, so the kind stays "document" (see keep_photo).
         media = MediaRef(
             document.file_id,
             document.file_unique_id,
-            "photo",
+            "document",
             document.mime_type,
             document.file_size,
         )

@@ -743,6 +743,9 @@ class FakeTelegram:
         self.commands: dict[str, list[JSON]] = {}
         self.get_updates_calls = 0
         self._send_events: list[tuple[float, int]] = []
+        # Send times (``sent[].time`` and the rate checks) come from this clock; a test
+        # may share a virtual clock with the bot's rate limiter to check limits fast.
+        self.send_clock: Callable[[], float] = time.monotonic
         self._fail_rules: list[FailRule] = []
         self._blocked: set[int] = set()
         self._cursors: dict[int, int] = {}
@@ -1282,7 +1285,7 @@ class FakeTelegram:
         if inline is not None:
             message["reply_markup"] = inline
         chat.messages[message_id] = message
-        now = time.monotonic()
+        now = self.send_clock()
         sent = SentMessage(
             method=method,
             chat_id=chat.id,
@@ -1464,7 +1467,16 @@ class FakeTelegram:
             return self.register_photo(upload.data)
         if value in (None, ""):
             raise bad_request("there is no photo in the request")
-        return self._photo_sizes(self._file_from(value, None, "photo"))
+        stored = self._file_from(value, None, "photo")
+        if (
+            isinstance(value, str)
+            and value in self.files
+            and not stored.file_path.startswith("photos/")
+        ):
+            # Like Telegram: a file id keeps its type; a document's id is no photo.
+            kind = stored.file_path.split("/", 1)[0].rstrip("s").capitalize()
+            raise bad_request(f"can't use file of type {kind} as Photo")
+        return self._photo_sizes(stored)
 
     async def _send_document(self, params: JSON, files: dict[str, UploadedFile]) -> JSON:
         chat = self._chat_for(params.get("chat_id"))
@@ -1538,7 +1550,9 @@ class FakeTelegram:
             ).message
             for content in contents
         ]
-        self._send_events.append((time.monotonic(), chat.id))
+        # Every item of an album is a message of its own for Telegram's limits.
+        now = self.send_clock()
+        self._send_events.extend((now, chat.id) for _ in messages)
         return messages
 
     async def _get_file(self, params: JSON, files: dict[str, UploadedFile]) -> JSON:

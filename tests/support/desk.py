@@ -6,6 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,19 @@ def city_yaml(tmp_path: Path, desk: list[int], pupr: list[int], dlh: list[int]) 
     return path
 
 
+class ShiftedClock:
+    """The real time, moved forward by hand: the bot keeps running while a day passes."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
 @dataclass
 class City:
     fake: FakeTelegram
@@ -57,12 +71,12 @@ class City:
     city_path: Path
 
     @asynccontextmanager
-    async def bot(self) -> AsyncIterator[KanalAduan]:
+    async def bot(self, clock: ShiftedClock | None = None) -> AsyncIterator[KanalAduan]:
         async with running_bot(
             self.fake,
             self.database_url,
             self.tmp_path,
-            None,
+            clock,
             city_config_path=self.city_path,
             **FAST_LIMITS,
         ) as app:
@@ -144,10 +158,14 @@ class City:
         await fake.wait_idle(quiet=0.15)
 
     async def file_complaint(
-        self, category: str = "Jalan dan jembatan", privacy: str = "Biasa"
+        self,
+        category: str = "Jalan dan jembatan",
+        privacy: str = "Biasa",
+        description: str = DESCRIPTION,
+        address: str = "Jl. Merdeka no. 5, depan SDN 2",
     ) -> str:
         """The citizen files a complaint; returns its ticket once the card is in the group."""
-        for step in ("/lapor", category, DESCRIPTION, "Jl. Merdeka no. 5, depan SDN 2"):
+        for step in ("/lapor", category, description, address):
             await self.citizen_does(step)
         await self.citizen_does("Lewati ➡️")
         await self.citizen_does(privacy)
