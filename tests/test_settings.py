@@ -93,3 +93,9 @@ def test_cli_explains_invalid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ADMIN_CHAT_ID", "not-a-number")
     with pytest.raises(SystemExit, match="ADMIN_CHAT_ID"):
         main(["check"])
+
+
+def test_default_language_is_checked_against_the_catalogs() -> None:
+    assert Settings.model_validate({"default_language": "EN"}).default_language == "en"
+    with pytest.raises(ValidationError, match="DEFAULT_LANGUAGE"):
+        Settings.model_validate({"default_language": "en_US"})
