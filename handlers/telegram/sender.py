@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from telegram import (
     ReplyKeyboardRemove,
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
 
 from conversations.core.domain import OutboxItem
 from conversations.core.messages import Reply
@@ -111,7 +113,10 @@ class TelegramSender:
         try:
             message_id = await self._send(item, files)
         except RetryAfter as error:
-            value: Any = error.retry_after
+            with warnings.catch_warnings():
+                # PTB 22 warns that retry_after becomes a timedelta; both are handled.
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                value: Any = error.retry_after
             seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
             return SendResult(SendOutcome.RETRY_AFTER, retry_after=seconds, detail=str(error))
         except Forbidden as error:
