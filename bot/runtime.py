@@ -26,7 +26,7 @@ from conversations.core.ratelimit import SendLimits
 from conversations.core.topics import TopicSender
 from conversations.core.workdays import WorkingCalendar
 from conversations.engine import CitizenChat
-from conversations.officer_desk import OfficerDesk, citizen_follow_up
+from conversations.officer_desk import OfficerDesk, citizen_follow_up, follow_up_reply
 from handlers.telegram.app import build_application
 from handlers.telegram.files import TelegramMediaFetcher
 from handlers.telegram.officers import TelegramChatAdmins, TelegramForumTopics
@@ -83,6 +83,8 @@ class KanalAduan:
         self.citizens.idle_handlers.append(citizen_follow_up)
         self.citizens.choice_handlers[survey.PREFIX] = survey.handle_choice
         self.citizens.idle_handlers.append(survey.handle_comment)
+        self.citizens.reply_handlers.append(follow_up_reply)
+        self.citizens.reply_handlers.append(survey.comment_reply)
         self.duties = Duties(self.ctx, SqlScheduleQueries(sessions))
         self.officers = OfficerDesk(self.ctx, TelegramChatAdmins(bot))
         limits = SendLimits(

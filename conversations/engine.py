@@ -19,6 +19,7 @@ from conversations.core.evidence import keep_photo
 from conversations.core.flood import FloodGuard, Verdict
 from conversations.core.handling import refresh_reporter_cards
 from conversations.core.i18n import LANGUAGES
+from conversations.core.lifecycle import Role
 from conversations.core.messages import Choice, Inbound, InboundKind, Reply
 from conversations.core.outbox import queue_replies
 from conversations.core.ports import FileTooLarge, UnitOfWork
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 CONFIRM_CANCEL = "confirm_cancel"
 CANCEL_YES = "cancel:yes"
 CANCEL_NO = "cancel:no"
+MINE_SHOWN = 10
+MINE_SCAN = 1000  # enough to count the rest
 
 ChoiceHandler = Callable[
     [CoreContext, UnitOfWork, Citizen, Inbound, str], Awaitable[list[Reply] | None]
@@ -53,6 +56,9 @@ class CitizenChat:
         self.flood = FloodGuard()
         self.choice_handlers: dict[str, ChoiceHandler] = {}
         self.idle_handlers: list[IdleHandler] = []
+        # Telegram replies to a bot message about a complaint; they come before the
+        # dialogue, so an answer to the officer is not taken as a dialogue step.
+        self.reply_handlers: list[IdleHandler] = []
         self.ticket_pattern = re.compile(
             rf"^\s*({re.escape(ctx.config.ticket_prefix)}-\d{{4}}-\d{{4,}})\s*$", re.IGNORECASE
         )
@@ -81,7 +87,8 @@ class CitizenChat:
         person = inbound.sender
         citizen = await uow.citizens.find(inbound.chat.channel.value, person.user_id)
         if citizen is None:
-            language = "en" if (person.language_code or "").startswith("en") else "id"
+            # Everyone starts in the city's language; /bahasa switches.
+            language = self.ctx.catalog.default
             return await uow.citizens.add(
                 Citizen(
                     channel=inbound.chat.channel.value,
@@ -121,6 +128,12 @@ class CitizenChat:
         lang = citizen.language
         if inbound.kind is InboundKind.COMMAND:
             return await self._command(uow, citizen, dialogue, inbound)
+        if inbound.kind is InboundKind.TEXT and inbound.text:
+            # A ticket number is a status lookup, whatever else is pending: it is
+            # never a valid description, address or answer.
+            match = self.ticket_pattern.match(inbound.text)
+            if match:
+                return await self._status(uow, citizen, match.group(1))
         choice = inbound.choice
         if inbound.kind is InboundKind.TEXT and dialogue is not None:
             choice = self._choice_from_label(citizen, dialogue, inbound.text or "")
@@ -128,6 +141,11 @@ class CitizenChat:
             handled = await self._global_choice(uow, citizen, dialogue, inbound, choice)
             if handled is not None:
                 return handled
+        if choice is None and inbound.reply_to_message_id is not None:
+            for handler in self.reply_handlers:
+                answered = await handler(self.ctx, uow, citizen, inbound)
+                if answered is not None:
+                    return answered
         if dialogue is None:
             return await self._idle(uow, citizen, inbound)
         if choice in (flow.CANCEL, flow.BACK):
@@ -355,10 +373,6 @@ class CitizenChat:
             handled = await handler(self.ctx, uow, citizen, inbound)
             if handled is not None:
                 return handled
-        if inbound.kind is InboundKind.TEXT and inbound.text:
-            match = self.ticket_pattern.match(inbound.text)
-            if match:
-                return await self._status(uow, citizen, match.group(1))
         return [Reply(self.ctx.t(lang, "menu.unknown"), choices=self._menu_rows(lang))]
 
     async def _start_dialogue(
@@ -420,7 +434,9 @@ class CitizenChat:
     async def _my_complaints(self, uow: UnitOfWork, citizen: Citizen) -> list[Reply]:
         lang = citizen.language
         assert citizen.id is not None
-        complaints = await uow.complaints.for_citizen(citizen.id, limit=10)
+        complaints = await uow.complaints.for_citizen(citizen.id, limit=MINE_SCAN)
+        more = max(0, len(complaints) - MINE_SHOWN)
+        complaints = complaints[:MINE_SHOWN]
         if not complaints:
             return [Reply(self.ctx.t(lang, "mine.empty"))]
         lines = [self.ctx.t(lang, "mine.header")]
@@ -436,6 +452,8 @@ class CitizenChat:
                     category=category.label(lang) if category else complaint.category,
                 )
             )
+        if more:
+            lines.append(self.ctx.t(lang, "mine.more", count=more))
         return [Reply("\n".join(lines))]
 
     async def _status(self, uow: UnitOfWork, citizen: Citizen, ticket: str) -> list[Reply]:
@@ -443,10 +461,16 @@ class CitizenChat:
         complaint = await uow.complaints.by_ticket(ticket)
         if complaint is None or complaint.citizen_id != citizen.id:
             return [Reply(self.ctx.t(lang, "status.not_found", ticket=ticket.upper()))]
-        return [Reply(status_text(self.ctx, complaint, lang))]
+        assert complaint.id is not None
+        history = await uow.events.for_complaint(complaint.id)
+        said = [e.public_message for e in history if e.actor_role != Role.CITIZEN.value]
+        last = next((m for m in reversed(said) if m), None)
+        return [Reply(status_text(self.ctx, complaint, lang, last))]
 
 
-def status_text(ctx: CoreContext, complaint: Complaint, lang: str) -> str:
+def status_text(
+    ctx: CoreContext, complaint: Complaint, lang: str, last_message: str | None = None
+) -> str:
     category = ctx.config.category(complaint.category)
     agency = ctx.config.agency(complaint.agency)
     if complaint.status.value in ("baru", "terverifikasi") and complaint.verify_due:
@@ -459,7 +483,7 @@ def status_text(ctx: CoreContext, complaint: Complaint, lang: str) -> str:
         )
     else:
         deadline = ctx.t(lang, "status.deadline_none")
-    return ctx.t(
+    text = ctx.t(
         lang,
         "status.detail",
         ticket=complaint.ticket,
@@ -470,3 +494,6 @@ def status_text(ctx: CoreContext, complaint: Complaint, lang: str) -> str:
         deadline=deadline,
         description=complaint.description[:1500],
     )
+    if last_message:
+        text += ctx.t(lang, "status.last_message", message=last_message[:1500])
+    return text

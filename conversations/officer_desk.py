@@ -18,7 +18,7 @@ import logging
 import re
 import string
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from conversations.core.cards import CARD_LIMIT, text_units
 from conversations.core.complaints import photo_payload
@@ -35,6 +35,7 @@ from conversations.core.evidence import keep_photo
 from conversations.core.handling import (
     ASK_ROLE,
     DESK_ROLE,
+    FINAL,
     Actor,
     Conflict,
     actor_label,
@@ -54,14 +55,16 @@ from conversations.core.lifecycle import (
     plan,
 )
 from conversations.core.messages import ChatAddress, Choice, Inbound, InboundKind, Reply
-from conversations.core.outbox import queue
+from conversations.core.outbox import queue, replied_complaint
 from conversations.core.ports import ChatAdmins, FileTooLarge, UnitOfWork
-from conversations.core.survey import RATED_EVENT
+from conversations.core.survey import RATED_EVENT, awaiting_comment_since
 
 log = logging.getLogger(__name__)
 
 DESK_QUEUE = (Status.BARU, Status.TERVERIFIKASI)
 AGENCY_QUEUE = (Status.DIDISPOSISIKAN, Status.DITINDAKLANJUTI)
+# After an answer resumes a complaint, further messages are added to it this long.
+FOLLOW_UP_WINDOW = timedelta(minutes=10)
 QUEUE_LIMIT = 30
 HISTORY_LIMIT = 40
 REQUEST_TTL = timedelta(hours=24)
@@ -711,13 +714,65 @@ async def citizen_follow_up(
     ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound
 ) -> list[Reply] | None:
     """While a complaint is ``tertunda``, the citizen's next message is the information
-    asked for: attach it, copy it to the officers, and resume the complaint."""
+    asked for: attach it, copy it to the officers, and resume the complaint. Messages
+    right after that (the rest of an album, a second text) are added to it too."""
     if inbound.kind not in (InboundKind.TEXT, InboundKind.PHOTO) or citizen.id is None:
         return None
+    replied = await replied_complaint(uow, citizen, inbound)
+    if replied is not None and replied.status is Status.TERTUNDA:
+        return await _answer(ctx, uow, citizen, inbound, replied)
+    recent = await _recently_resumed(ctx, uow, citizen.id)
+    if recent is not None and (replied is None or replied.id == recent.id):
+        return await _add_information(ctx, uow, citizen, inbound, recent)
     waiting = await uow.complaints.pending_for_citizen(citizen.id)
-    if not waiting:
+    if not waiting or await _survey_comment_is_newer(uow, citizen.id, waiting):
         return None
-    complaint = waiting[0]
+    if len(waiting) > 1:
+        tickets = ", ".join(c.ticket for c in waiting)
+        return [Reply(ctx.t(citizen.language, "followup.which", tickets=tickets))]
+    return await _answer(ctx, uow, citizen, inbound, waiting[0])
+
+
+async def follow_up_reply(
+    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound
+) -> list[Reply] | None:
+    """A reply handler: a Telegram reply to a message about a complaint on hold is the
+    answer for that complaint, even while a dialogue is open."""
+    if inbound.kind not in (InboundKind.TEXT, InboundKind.PHOTO) or citizen.id is None:
+        return None
+    replied = await replied_complaint(uow, citizen, inbound)
+    if replied is None or replied.status is not Status.TERTUNDA:
+        return None
+    return await _answer(ctx, uow, citizen, inbound, replied)
+
+
+async def _answer(
+    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound, complaint: Complaint
+) -> list[Reply] | None:
+    stored = await _keep_information(ctx, uow, citizen, inbound, complaint)
+    if stored is None or isinstance(stored, Reply):
+        return None if stored is None else [stored]
+    actor = Actor(Role.CITIZEN, str(citizen.id), citizen.display_name)
+    await transition(ctx, uow, complaint, Action.RESUME, actor, notify_citizen=False)
+    lang = citizen.language
+    status = ctx.t(lang, f"status_label.{complaint.status.value}")
+    return [Reply(ctx.t(lang, "followup.received", ticket=complaint.ticket, status=status))]
+
+
+async def _add_information(
+    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound, complaint: Complaint
+) -> list[Reply] | None:
+    stored = await _keep_information(ctx, uow, citizen, inbound, complaint)
+    if stored is None or isinstance(stored, Reply):
+        return None if stored is None else [stored]
+    return [Reply(ctx.t(citizen.language, "followup.more", ticket=complaint.ticket))]
+
+
+async def _keep_information(
+    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound, complaint: Complaint
+) -> Event | Reply | None:
+    """Store the message as a ``followup`` event and copy it to the officers; a Reply
+    when a photo could not be kept, None when there is nothing to keep."""
     assert complaint.id is not None
     lang = citizen.language
     photos: list[Attachment] = []
@@ -725,10 +780,10 @@ async def citizen_follow_up(
         try:
             photos.append(await keep_photo(ctx, uow, inbound, "citizen", complaint.id, citizen.id))
         except FileTooLarge:
-            return [Reply(ctx.t(lang, "followup.too_large"))]
+            return Reply(ctx.t(lang, "followup.too_large"))
         except Exception:
             log.warning("follow-up photo download failed", exc_info=True)
-            return [Reply(ctx.t(lang, "followup.failed"))]
+            return Reply(ctx.t(lang, "followup.failed"))
     text = (inbound.text or "").strip()
     if not text and not photos:
         return None
@@ -744,9 +799,54 @@ async def citizen_follow_up(
         )
     )
     await _relay_follow_up(ctx, uow, complaint, text, photos, str(event.id))
-    actor = Actor(Role.CITIZEN, str(citizen.id), citizen.display_name)
-    await transition(ctx, uow, complaint, Action.RESUME, actor)
-    return [Reply(ctx.t(lang, "followup.received", ticket=complaint.ticket))]
+    return event
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+async def _recently_resumed(ctx: CoreContext, uow: UnitOfWork, citizen_id: int) -> Complaint | None:
+    """The complaint this citizen resumed with an answer in the last few minutes."""
+    since = _aware(ctx.clock.now()) - FOLLOW_UP_WINDOW
+    best: tuple[datetime, Complaint] | None = None
+    for complaint in await uow.complaints.for_citizen(citizen_id, limit=10):
+        if complaint.id is None or complaint.status in (Status.TERTUNDA, *FINAL):
+            continue
+        for event in reversed(await uow.events.for_complaint(complaint.id)):
+            at = _aware(event.at)
+            if at < since:
+                break
+            if event.action == Action.RESUME.value and event.actor_role == Role.CITIZEN.value:
+                if best is None or at > best[0]:
+                    best = (at, complaint)
+                break
+    return best[1] if best else None
+
+
+async def _survey_comment_is_newer(
+    uow: UnitOfWork, citizen_id: int, waiting: list[Complaint]
+) -> bool:
+    """True when the citizen said "not fixed" on a survey after the last question on
+    hold: their next message is that comment, not the answer."""
+    said: datetime | None = None
+    for complaint in await uow.complaints.for_citizen(citizen_id, limit=10):
+        if complaint.status is Status.SELESAI:
+            since = await awaiting_comment_since(uow, complaint)
+            if since is not None and (said is None or since > said):
+                said = since
+    if said is None:
+        return False
+    for complaint in waiting:
+        assert complaint.id is not None
+        asked = [
+            _aware(e.at)
+            for e in await uow.events.for_complaint(complaint.id)
+            if e.action == Action.REQUEST_INFO.value
+        ]
+        if asked and asked[-1] > said:
+            return False
+    return True
 
 
 async def _relay_follow_up(

@@ -337,6 +337,20 @@ class SqlOutbox:
         item.id = int(inserted)
         return True
 
+    async def complaint_of_sent(self, chat_id: str, message_id: int) -> int | None:
+        found = (
+            await self.session.execute(
+                select(col(OutboxRow.complaint_id))
+                .where(
+                    col(OutboxRow.chat_id) == chat_id,
+                    col(OutboxRow.sent_message_id) == message_id,
+                    col(OutboxRow.complaint_id).is_not(None),
+                )
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        return int(found) if found is not None else None
+
 
 class SqlCards:
     def __init__(self, session: AsyncSession):

@@ -8,23 +8,17 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
-from conversations.core.domain import Complaint
+from conversations.core.domain import Complaint, Event
 from conversations.core.lifecycle import Status
 from conversations.core.ports import DigestFigures
-from storage.mapping import from_db_time, to_db_time
+from storage.mapping import from_db_time, to_db_time, to_record
 from storage.repositories import _complaint
-from storage.tables import ComplaintRow, OutboxRow
+from storage.tables import ComplaintRow, EventRow, OutboxRow
 
 FOLLOWUP_WINDOW_DAYS = 30
 COLUMNS = ("verify_due", "followup_due", "settle_due", "autoclose_due", "resolved_at")
-OPEN = (
-    Status.BARU,
-    Status.TERVERIFIKASI,
-    Status.DIDISPOSISIKAN,
-    Status.DITINDAKLANJUTI,
-    Status.TERTUNDA,
-)
 
 
 class SqlScheduleQueries:
@@ -54,6 +48,35 @@ class SqlScheduleQueries:
         async with self._sessions() as session:
             rows = (await session.execute(query)).scalars().all()
         return [_complaint(row) for row in rows]
+
+    async def on_hold(
+        self, since_before: datetime, limit: int = 500, after: tuple[datetime, int] | None = None
+    ) -> list[tuple[Complaint, Event]]:
+        c: Any = ComplaintRow
+        e: Any = EventRow
+        later: Any = aliased(EventRow)
+        # The hold is the complaint's latest move into tertunda.
+        latest = (
+            select(func.max(later.id))
+            .where(later.complaint_id == c.id, later.to_status == Status.TERTUNDA.value)
+            .scalar_subquery()
+        )
+        query = (
+            select(ComplaintRow, EventRow)
+            .join(EventRow, e.complaint_id == c.id)
+            .where(
+                c.status == Status.TERTUNDA.value,
+                e.id == latest,
+                e.at <= to_db_time(since_before),
+            )
+        )
+        if after is not None:
+            value = to_db_time(after[0])
+            query = query.where(or_(e.at > value, and_(e.at == value, e.id > after[1])))
+        query = query.order_by(e.at, e.id).limit(limit)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [(_complaint(row), to_record(event, Event)) for row, event in rows]
 
     async def queued_keys(self, keys: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -88,20 +111,20 @@ class SqlScheduleQueries:
                     c.resolved_at < until_db,
                 )
             )
+            # Verification is the desk's job whatever the category: its own line.
+            overdue_verification = await session.scalar(
+                select(func.count())
+                .select_from(ComplaintRow)
+                .where(
+                    c.status.in_([Status.BARU.value, Status.TERVERIFIKASI.value]),
+                    c.verify_due < now_db,
+                )
+            )
             overdue_rows = await session.execute(
                 select(c.agency, func.count())
                 .where(
-                    or_(
-                        and_(
-                            c.status.in_([Status.BARU.value, Status.TERVERIFIKASI.value]),
-                            c.verify_due < now_db,
-                        ),
-                        and_(c.status == Status.DIDISPOSISIKAN.value, c.followup_due < now_db),
-                        and_(
-                            c.status.in_([s.value for s in OPEN if s is not Status.TERTUNDA]),
-                            c.settle_due < now_db,
-                        ),
-                    )
+                    c.status.in_([Status.DIDISPOSISIKAN.value, Status.DITINDAKLANJUTI.value]),
+                    c.followup_due < now_db,
                 )
                 .group_by(c.agency)
             )
@@ -123,4 +146,5 @@ class SqlScheduleQueries:
             overdue_by_agency={str(agency): int(count) for agency, count in overdue_rows.all()},
             resolved=int(resolved or 0),
             followups=[(a, b) for a, b in followups if a is not None and b is not None],
+            overdue_verification=int(overdue_verification or 0),
         )

@@ -335,3 +335,216 @@ class TestUnreachableReporter:
         assert edits[0].payload["message_id"] == 77
         assert "📵" not in edits[0].payload["reply"]["text"]
         assert "Siti" in edits[0].payload["reply"]["text"]
+
+
+# the citizen's side after filing: tertunda, survey, status ------------------------
+
+
+@pytest.fixture
+def wired(core: Core) -> CitizenChat:
+    from conversations.core import survey
+    from conversations.officer_desk import citizen_follow_up, follow_up_reply
+
+    chat = CitizenChat(core.ctx)
+    chat.idle_handlers.append(citizen_follow_up)
+    chat.choice_handlers[survey.PREFIX] = survey.handle_choice
+    chat.idle_handlers.append(survey.handle_comment)
+    chat.reply_handlers.append(follow_up_reply)
+    chat.reply_handlers.append(survey.comment_reply)
+    return chat
+
+
+async def _status_of(core: Core, complaint_id: int | None) -> str:
+    async with core.ctx.uow() as uow:
+        found = await uow.complaints.get(complaint_id or 0)
+        assert found is not None
+        return found.status.value
+
+
+async def _on_hold(core: Core, chat: CitizenChat, question: str = "Nomor rumah?") -> int:
+    from conversations.core.lifecycle import Action
+    from tests.test_handling import DESK, filed, move
+
+    complaint = await filed(core, chat)
+    assert complaint.id is not None
+    await move(core, complaint.id, Action.REQUEST_INFO, DESK, message=question)
+    return complaint.id
+
+
+async def _resolved(core: Core, chat: CitizenChat) -> int:
+    from conversations.core.lifecycle import Action
+    from tests.test_handling import AGENCY, DESK, filed, move
+
+    complaint = await filed(core, chat)
+    assert complaint.id is not None
+    for action, who in ((Action.DISPATCH, DESK), (Action.START, AGENCY), (Action.RESOLVE, AGENCY)):
+        await move(core, complaint.id, action, who)
+    return complaint.id
+
+
+async def _ticket(core: Core, complaint_id: int) -> str:
+    async with core.ctx.uow() as uow:
+        found = await uow.complaints.get(complaint_id)
+        assert found is not None
+        return found.ticket
+
+
+async def _mark_sent(core: Core, complaint_id: int, kind: str, message_id: int) -> None:
+    """Pretend the outbox delivered the latest ``kind`` row about the complaint."""
+    async with core.ctx.uow() as uow:
+        session = uow.session  # type: ignore[attr-defined]
+        rows = (
+            await session.execute(
+                select(OutboxRow)
+                .where(col(OutboxRow.kind) == kind, col(OutboxRow.complaint_id) == complaint_id)
+                .order_by(col(OutboxRow.id).desc())
+            )
+        ).scalars()
+        row = next(iter(rows))
+        row.sent_message_id = message_id
+        await uow.commit()
+
+
+class TestAfterFiling:
+    async def test_a_typed_ticket_is_a_status_lookup_while_on_hold(
+        self, core: Core, wired: CitizenChat
+    ) -> None:
+        cid = await _on_hold(core, wired)
+        siti = Citizen(core, wired)
+        await siti.says(await _ticket(core, cid))
+        assert "Status:" in siti.last_text
+        assert "Nomor rumah?" in siti.last_text  # the officer's question is shown
+        assert await _status_of(core, cid) == "tertunda"
+
+    async def test_a_typed_ticket_is_a_status_lookup_during_a_dialogue(
+        self, core: Core, wired: CitizenChat
+    ) -> None:
+        cid = await _resolved(core, wired)
+        siti = Citizen(core, wired)
+        await siti.says("/lapor")
+        await siti.presses("Jalan dan jembatan")
+        await siti.says("Lampu jalan mati total sejak tiga hari di gang kami.")
+        await siti.says(await _ticket(core, cid))
+        assert "Status:" in siti.last_text
+        async with core.ctx.uow() as uow:
+            dialogue = await uow.dialogues.get(1)
+        assert dialogue is not None and dialogue.draft.address is None
+
+    async def test_not_fixed_then_rating_still_waits_for_the_comment(
+        self, core: Core, wired: CitizenChat
+    ) -> None:
+        cid = await _resolved(core, wired)
+        siti = Citizen(core, wired)
+        from conversations.core.messages import InboundKind
+
+        await siti._send(InboundKind.CHOICE, choice=f"survey:notfixed:{cid}")
+        await siti._send(InboundKind.CHOICE, choice=f"survey:rate:{cid}:2")
+        await siti.says("Lubangnya masih ada, cuma ditutup pasir")
+        assert "dibuka kembali" in siti.last_text
+        assert await _status_of(core, cid) == "ditindaklanjuti"
+
+    async def test_a_photo_is_a_not_fixed_comment(self, core: Core, wired: CitizenChat) -> None:
+        from conversations.core.messages import InboundKind
+
+        cid = await _resolved(core, wired)
+        siti = Citizen(core, wired)
+        await siti._send(InboundKind.CHOICE, choice=f"survey:notfixed:{cid}")
+        await siti.sends_photo()
+        assert "dibuka kembali" in siti.last_text
+        async with core.ctx.uow() as uow:
+            kept = await uow.attachments.for_complaint(cid)
+        assert any(a.source == "citizen" for a in kept)
+
+    async def test_only_one_rating_per_resolution_reaches_the_officers(
+        self, core: Core, wired: CitizenChat
+    ) -> None:
+        from conversations.core.messages import InboundKind
+
+        cid = await _resolved(core, wired)
+        siti = Citizen(core, wired)
+        counts = []
+        for stars in (5, 2):
+            await siti._send(InboundKind.CHOICE, choice=f"survey:rate:{cid}:{stars}")
+            notices = [r for r in await outbox_rows(core, "notice") if "⭐" in str(r.payload)]
+            counts.append(len(notices))
+        assert counts[0] >= 1 and counts[1] == counts[0]
+        async with core.ctx.uow() as uow:
+            found = await uow.complaints.get(cid)
+        assert found is not None and found.rating == 2
+
+    async def test_two_on_hold_asks_which_unless_it_is_a_reply(
+        self, core: Core, wired: CitizenChat
+    ) -> None:
+        first = await _on_hold(core, wired, "Foto?")
+        second = await _on_hold(core, wired, "Alamat?")
+        siti = Citizen(core, wired)
+        await siti.says("Jl. Mawar 3, untuk aduan kedua")
+        assert await _ticket(core, first) in siti.last_text
+        assert await _ticket(core, second) in siti.last_text
+        assert await _status_of(core, first) == "tertunda"
+        await _mark_sent(core, second, "push", 777)
+        from conversations.core.messages import InboundKind
+
+        await siti._send(
+            InboundKind.TEXT,
+            text="Jl. Mawar 3, untuk aduan kedua",
+            reply_to_message_id=777,
+        )
+        assert await _status_of(core, second) != "tertunda"
+        assert await _status_of(core, first) == "tertunda"
+
+    async def test_an_album_after_the_answer_is_kept_with_it(
+        self, core: Core, wired: CitizenChat
+    ) -> None:
+        cid = await _on_hold(core, wired)
+        siti = Citizen(core, wired)
+        for index in range(3):
+            await siti.sends_photo(b"\xff\xd8\xff photo%d" % index)
+        await siti.says("dan ini keterangan tambahan")
+        assert "belum mengerti" not in " ".join(r.text for r in siti.heard[-4:])
+        async with core.ctx.uow() as uow:
+            history = await uow.events.for_complaint(cid)
+            kept = await uow.attachments.for_complaint(cid)
+        assert [e.action for e in history].count("resume") == 1
+        assert [e.action for e in history].count("followup") == 4
+        assert len([a for a in kept if a.source == "citizen"]) == 3
+
+    async def test_a_reply_to_the_question_beats_an_open_dialogue(
+        self, core: Core, wired: CitizenChat
+    ) -> None:
+        from conversations.core.messages import InboundKind
+
+        cid = await _on_hold(core, wired)
+        await _mark_sent(core, cid, "push", 555)
+        siti = Citizen(core, wired)
+        await siti.says("/lapor")
+        await siti._send(InboundKind.TEXT, text="Nomor 12", reply_to_message_id=555)
+        assert await _ticket(core, cid) in siti.last_text
+        assert await _status_of(core, cid) != "tertunda"
+
+    async def test_a_reply_to_the_survey_beats_an_open_dialogue(
+        self, core: Core, wired: CitizenChat
+    ) -> None:
+        from conversations.core.messages import InboundKind
+
+        cid = await _resolved(core, wired)
+        await _mark_sent(core, cid, "push", 556)
+        siti = Citizen(core, wired)
+        await siti.says("/lapor")
+        await siti._send(InboundKind.CHOICE, choice=f"survey:notfixed:{cid}")
+        await siti._send(InboundKind.TEXT, text="Masih berlubang", reply_to_message_id=556)
+        assert "dibuka kembali" in siti.last_text
+
+    async def test_new_citizens_get_the_default_language(self, core: Core, siti: Citizen) -> None:
+        siti.person = type(siti.person)("2002", "Ann", language_code="en")
+        await siti.says("/start")
+        assert "Selamat datang" in siti.last_text
+
+    async def test_my_complaints_says_how_many_more(self, core: Core, wired: CitizenChat) -> None:
+        from tests.test_handling import filed
+
+        for _ in range(11):
+            await filed(core, wired)
+        siti = Citizen(core, wired)
+        await siti.says("/aduansaya")
+        assert "1 aduan lainnya" in siti.last_text

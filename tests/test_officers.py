@@ -279,13 +279,35 @@ class TestMoreInformation:
                 lambda: [m for m in city.fake.messages_to(city.admin) if m.photo]
             )
             await city.card_shows(city.admin, ticket, "Status: Terverifikasi", "dilanjutkan")
-            await city.citizen_hears(ticket, "Status: Terverifikasi", "dilanjutkan")
+            said = await city.citizen_hears(ticket, "informasi Anda sudah ditambahkan")
+            assert "Aduan Anda dilanjutkan.\nStatus: Terverifikasi" in said
+            pushes = [t for t in city.citizen_texts() if t.startswith("🔔")]
+            assert not any("Status: Terverifikasi" in t for t in pushes[1:])  # told once
             assert city.fake.calls_to("forwardMessage") == []
         row, events = await complaint_row(city, ticket)
         assert row.status == "terverifikasi" and row.resume_status is None
         assert [e.action for e in events][-3:] == ["info", "followup", "resume"]
         assert events[-3].public_message == "Mohon kirim foto lubang dari dekat."
         assert len(events[-2].attachment_ids) == 1
+
+    async def test_an_officer_resumes_a_tertunda_complaint_from_its_card(self, city: City) -> None:
+        async with city.bot():
+            ticket = await city.file_complaint()
+            await dispatch_to_pupr(city, ticket)
+            agency_card = city.card(city.pupr, ticket)
+            await city.press(city.pupr_officer, agency_card, "❔ Minta info")
+            prompt = await city.group_hears(city.pupr, "Balas pesan ini", ticket)
+            city.pupr_officer.send_text_in(city.pupr, "Di sisi mana jalannya?", prompt)
+            agency_card = await city.card_shows(city.pupr, ticket, "Status: Tertunda")
+            assert agency_card.buttons == ["▶️ Lanjutkan"]
+            desk_card = await city.card_shows(city.admin, ticket, "Status: Tertunda")
+            assert desk_card.buttons == ["▶️ Lanjutkan", "⛔ Tolak"]
+            notice = await city.press(city.pupr_officer, agency_card, "▶️ Lanjutkan")
+            assert notice.startswith("Berhasil. Status: Didisposisikan")
+            await city.card_shows(city.pupr, ticket, "Status: Didisposisikan", "dilanjutkan")
+            await city.citizen_hears(ticket, "Status: Didisposisikan", "dilanjutkan")
+        row, events = await complaint_row(city, ticket)
+        assert row.status == "didisposisikan" and events[-1].action == "resume"
 
     async def test_reject_asks_for_a_reason_and_the_citizen_reads_it(self, city: City) -> None:
         async with city.bot():

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from conversations.core.complaints import submit
 from conversations.core.domain import Citizen, Complaint, Draft, OutboxItem
 from conversations.core.duties import Duties
-from conversations.core.handling import Actor, transition
+from conversations.core.handling import DESK_ROLE, Actor, agency_role, card_for, transition
 from conversations.core.lifecycle import Action, Role, Status
 from conversations.core.messages import Channel, ChatAddress, Inbound, InboundKind, Person
 from conversations.core.survey import handle_choice, handle_comment
@@ -90,7 +90,9 @@ async def test_verify_reminder_then_daily_escalation_never_twice(
     assert c.verify_due == datetime.combine(date(2026, 12, 30), time.max, tzinfo=WIB)
     await scan_at(core, duties, wib(2026, 12, 29, 23, 50))
     assert await outbox(engine, "remind:") == []
-    await scan_at(core, duties, wib(2026, 12, 30, 0, 5))  # one working day left
+    await scan_at(core, duties, wib(2026, 12, 30, 0, 5))  # one working day left, but night
+    assert await outbox(engine, "remind:") == []
+    await scan_at(core, duties, wib(2026, 12, 30, 8, 5))  # office hours
     await scan_at(core, duties, wib(2026, 12, 30, 15, 0))  # scanning again changes nothing
     reminders = await outbox(engine, "remind:")
     assert len(reminders) == 1
@@ -125,17 +127,17 @@ async def test_followup_reminder_goes_to_the_agency_and_escalation_to_the_desk(
     core.ctx.config.agency("dispendukcapil").chat_id = int(AGENCY_CHAT)  # type: ignore[union-attr]
     dispatched = await move(core, c.id, Action.DISPATCH, DESK)
     assert dispatched.followup_due == datetime.combine(date(2026, 12, 2), time.max, tzinfo=WIB)
-    await scan_at(core, duties, wib(2026, 12, 2, 7, 0))
+    await scan_at(core, duties, wib(2026, 12, 2, 8, 0))
     reminders = await outbox(engine, "remind:")
     followup = [r for r in reminders if ":followup:" in r.dedupe_key]
     assert [r.chat_id for r in followup] == [AGENCY_CHAT]
-    await scan_at(core, duties, wib(2026, 12, 3, 7, 0))
+    await scan_at(core, duties, wib(2026, 12, 3, 8, 0))
     escalations = await outbox(engine, "escalate:")
     assert [(r.chat_id, r.dedupe_key.split(":")[2]) for r in escalations] == [
         (ADMIN_CHAT, "followup")
     ]
     await move(core, c.id, Action.START, AGENCY)
-    await scan_at(core, duties, wib(2026, 12, 4, 7, 0))
+    await scan_at(core, duties, wib(2026, 12, 4, 8, 0))
     assert len(await outbox(engine, "escalate:")) == 1
 
 
@@ -143,7 +145,7 @@ async def test_a_restart_scans_from_the_database(
     core: Core, engine: AsyncEngine, tmp_path: Path
 ) -> None:
     await file_complaint(core)
-    core.clock.moment = wib(2026, 12, 30, 1, 0)
+    core.clock.moment = wib(2026, 12, 30, 9, 0)
     first = Duties(core.ctx, SqlScheduleQueries(session_factory(engine)))
     second = Duties(core.ctx, SqlScheduleQueries(session_factory(engine)))  # "after restart"
     await first.scan()
@@ -320,3 +322,122 @@ async def test_officer_facing_scheduler_texts_never_reveal_an_anonymous_reporter
         shown = json.dumps(row.payload, ensure_ascii=False)
         for secret in (str(user), "Rina", "Wulandari", "rinawu", "6281234567"):
             assert secret not in shown, (row.dedupe_key, shown)
+
+
+# On hold (tertunda), office hours, and the digest's desk line --------------------------
+
+
+async def buttons_of(core: Core, complaint_id: int, role: str) -> list[str]:
+    async with core.ctx.uow() as uow:
+        complaint = await uow.complaints.get(complaint_id)
+        assert complaint is not None
+        card = await card_for(core.ctx, uow, complaint, role)
+    return [choice.label for row in card.choices for choice in row]
+
+
+async def test_a_tertunda_card_offers_resume_to_the_desk_and_to_the_agency_that_asked(
+    core: Core,
+) -> None:
+    c = await file_complaint(core)
+    assert c.id is not None
+    await move(core, c.id, Action.REQUEST_INFO, DESK, message="Di sisi mana?")
+    assert await buttons_of(core, c.id, DESK_ROLE) == ["▶️ Lanjutkan", "⛔ Tolak"]
+    await move(core, c.id, Action.RESUME, DESK)
+    await move(core, c.id, Action.DISPATCH, DESK)
+    await move(core, c.id, Action.REQUEST_INFO, AGENCY, message="Utara atau selatan?")
+    assert await buttons_of(core, c.id, agency_role("pupr")) == ["▶️ Lanjutkan"]
+    assert await buttons_of(core, c.id, agency_role("dlh")) == []
+    resumed = await move(core, c.id, Action.RESUME, AGENCY)
+    assert resumed.status is Status.DIDISPOSISIKAN
+
+
+async def test_a_complaint_on_hold_is_chased_once_in_the_chat_that_asked(
+    core: Core, duties: Duties, engine: AsyncEngine
+) -> None:
+    core.clock.moment = wib(2026, 11, 27, 10)  # Friday
+    c = await file_complaint(core)
+    assert c.id is not None
+    await move(core, c.id, Action.REQUEST_INFO, DESK, message="Di sisi mana?")
+    await scan_at(core, duties, wib(2026, 12, 3, 15, 0))  # 4 working days and a bit
+    await scan_at(core, duties, wib(2026, 12, 4, 9, 0))
+    assert await outbox(engine, "remind:") == []
+    await scan_at(core, duties, wib(2026, 12, 4, 10, 30))  # 5 working days
+    await scan_at(core, duties, wib(2026, 12, 7, 9, 0))
+    chased = await outbox(engine, "remind:")
+    assert [(r.chat_id, r.dedupe_key.split(":")[2]) for r in chased] == [(ADMIN_CHAT, "info")]
+    assert c.ticket in text_of(chased[0])
+    assert "belum menjawab" in text_of(chased[0]) and "Lanjutkan" in text_of(chased[0])
+    assert "Tolak" in text_of(chased[0])
+
+    # Resumed, dispatched, and asked again by the agency: a new hold, a new reminder there.
+    await move(core, c.id, Action.RESUME, DESK)
+    await move(core, c.id, Action.DISPATCH, DESK)
+    await move(core, c.id, Action.REQUEST_INFO, AGENCY, message="Utara atau selatan?")
+    await scan_at(core, duties, wib(2026, 12, 14, 10, 0))
+    chased = await outbox(engine, "remind:")
+    info = [r for r in chased if ":info:" in r.dedupe_key]
+    assert [r.chat_id for r in info] == [ADMIN_CHAT, AGENCY_CHAT]
+    assert "Tolak" not in text_of(info[1]) and "Lanjutkan" in text_of(info[1])
+    assert await outbox(engine, "escalate:") == []  # holds do not escalate
+
+
+async def test_the_wait_for_the_citizen_is_configurable_per_category(
+    core: Core, duties: Duties, engine: AsyncEngine
+) -> None:
+    core.clock.moment = wib(2026, 11, 27, 10)  # Friday
+    adminduk = core.ctx.config.category("adminduk")
+    assert adminduk is not None and core.ctx.config.deadlines.info_wait_working_days == 5
+    adminduk.deadlines.info_wait_working_days = 2
+    c = await file_complaint(core, category="adminduk")
+    assert c.id is not None
+    await move(core, c.id, Action.REQUEST_INFO, DESK, message="Nomor KK?")
+    await scan_at(core, duties, wib(2026, 12, 1, 9, 0))
+    assert await outbox(engine, "remind:") == []
+    await scan_at(core, duties, wib(2026, 12, 1, 10, 30))  # Mon + Tue: two working days
+    assert len(await outbox(engine, "remind:")) == 1
+
+
+async def test_officer_notices_wait_for_office_hours(
+    core: Core, duties: Duties, engine: AsyncEngine
+) -> None:
+    assert core.ctx.config.office_hours_start == time(8, 0)
+    c = await file_complaint(core)  # Wed 23 Dec 09:00; verification due 30 Dec
+    assert c.id is not None
+    await scan_at(core, duties, wib(2026, 12, 30, 2, 0))
+    assert await outbox(engine, "remind:") == []
+    await scan_at(core, duties, wib(2026, 12, 30, 8, 30))
+    assert len(await outbox(engine, "remind:")) == 1
+    await scan_at(core, duties, wib(2026, 12, 31, 2, 0))  # overdue, but night
+    assert await outbox(engine, "escalate:") == []
+    await scan_at(core, duties, wib(2026, 12, 31, 8, 30))
+    assert len(await outbox(engine, "escalate:")) == 1
+    assert c.verify_due == datetime.combine(date(2026, 12, 30), time.max, tzinfo=WIB)
+
+
+async def test_a_hold_reminder_due_at_night_waits_for_office_hours(
+    core: Core, duties: Duties, engine: AsyncEngine
+) -> None:
+    core.clock.moment = wib(2026, 11, 27, 1, 0)  # Friday night
+    c = await file_complaint(core)
+    assert c.id is not None
+    await move(core, c.id, Action.REQUEST_INFO, DESK, message="Di sisi mana?")
+    await scan_at(core, duties, wib(2026, 12, 4, 2, 0))  # five working days, at night
+    assert await outbox(engine, "remind:") == []
+    await scan_at(core, duties, wib(2026, 12, 4, 8, 30))
+    assert len(await outbox(engine, "remind:")) == 1
+
+
+async def test_the_digest_counts_overdue_verification_for_the_desk_not_the_agency(
+    core: Core, duties: Duties, engine: AsyncEngine
+) -> None:
+    core.ctx.config.digest_time = time(7, 30)
+    core.clock.moment = wib(2026, 11, 26, 10)  # Thursday
+    await file_complaint(core, user=1001)  # jalan (PUPR): verification due 1 Dec
+    c = await file_complaint(core, user=1002, category="adminduk")
+    assert c.id is not None
+    await move(core, c.id, Action.DISPATCH, DESK)  # follow-up due 1 Dec
+    await scan_at(core, duties, wib(2026, 12, 3, 7, 45))
+    text = text_of((await outbox(engine, "digest:"))[-1])
+    assert "• Meja aduan (verifikasi): 1" in text
+    assert "• Dinas Kependudukan dan Pencatatan Sipil (Dispendukcapil): 1" in text
+    assert "PUPR" not in text

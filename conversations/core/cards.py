@@ -23,6 +23,7 @@ CARD_ACTIONS = (
     Action.DISPATCH,
     Action.START,
     Action.RESOLVE,
+    Action.RESUME,
     Action.REQUEST_INFO,
     Action.REJECT,
     Action.NOT_AUTHORITY,

@@ -15,6 +15,8 @@ class Deadlines(BaseModel):
     followup_working_days: int = Field(5, ge=0)
     autoclose_working_days: int = Field(10, ge=0)
     settle_days: int = Field(60, ge=1)
+    # A complaint on hold (tertunda) for this long reminds whoever asked the citizen.
+    info_wait_working_days: int = Field(5, ge=1)
 
 
 class DeadlineOverrides(BaseModel):
@@ -22,6 +24,7 @@ class DeadlineOverrides(BaseModel):
     followup_working_days: int | None = Field(None, ge=0)
     autoclose_working_days: int | None = Field(None, ge=0)
     settle_days: int | None = Field(None, ge=1)
+    info_wait_working_days: int | None = Field(None, ge=1)
 
 
 class Agency(BaseModel):
@@ -59,6 +62,8 @@ class CityConfig(BaseModel):
     extra_working_days: list[date] = Field(default_factory=list)
     deadlines: Deadlines = Field(default_factory=Deadlines)
     digest_time: time = time(7, 30)
+    # Reminders and escalations to officers wait for this local time on a working day.
+    office_hours_start: time = time(8, 0)
     desk_officers: list[int] = Field(default_factory=list)
     agencies: list[Agency]
     categories: list[Category]

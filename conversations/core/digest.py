@@ -30,6 +30,8 @@ def digest_text(ctx: CoreContext, figures: DigestFigures, now: datetime) -> str:
         else ctx.t(lang, "digest.none")
     )
     lines = []
+    if figures.overdue_verification:
+        lines.append(ctx.t(lang, "digest.overdue_desk", count=figures.overdue_verification))
     for code, count in sorted(figures.overdue_by_agency.items(), key=lambda kv: (-kv[1], kv[0])):
         agency = ctx.config.agency(code)
         lines.append(

@@ -143,7 +143,11 @@ async def card_for(
         return render_card(
             ctx, complaint, citizen, attachments, Role.DESK, footer=footer, full=full
         )
-    buttons = code == complaint.agency and complaint.status in AGENCY_WORKING
+    # On hold after the agency had it, the agency may resume it without an answer.
+    working = complaint.status in AGENCY_WORKING or (
+        complaint.status is Status.TERTUNDA and complaint.resume_status in AGENCY_WORKING
+    )
+    buttons = code == complaint.agency and working
     return render_card(
         ctx,
         complaint,
@@ -335,6 +339,7 @@ async def transition(
     message: str | None = None,
     note: str | None = None,
     agency: str | None = None,
+    notify_citizen: bool = True,
 ) -> Complaint:
     """Make one move, or raise ``IllegalTransition`` / ``Conflict`` with nothing changed.
 
@@ -342,6 +347,8 @@ async def transition(
     expected in the database. ``message`` is what the citizen reads (a reason, a
     question, an answer); ``note`` stays internal. ``agency`` picks the agency on
     dispatch (default: the complaint's current one, i.e. the category's).
+    ``notify_citizen=False`` when the citizen's own answer caused the move and the
+    caller replies to them itself.
     """
     assert complaint.id is not None
     move = plan(complaint.status, action, actor.role, complaint.resume_status)
@@ -382,9 +389,10 @@ async def transition(
     await uow.requests.clear(complaint.id)
     citizen = await uow.citizens.get(complaint.citizen_id)
     lang = citizen.language if citizen else complaint.language
-    await push_to_citizen(
-        ctx, uow, complaint, push_text(ctx, complaint, event, lang), f"push:{event.id}"
-    )
+    if notify_citizen:
+        await push_to_citizen(
+            ctx, uow, complaint, push_text(ctx, complaint, event, lang), f"push:{event.id}"
+        )
     footer = card_footer(ctx, event, ctx.catalog.default)
     await refresh_cards(ctx, uow, complaint, str(event.id), footer)
     if action is Action.DISPATCH:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conversations.core.domain import OutboxItem
-from conversations.core.messages import ChatAddress, Reply
+from conversations.core.domain import Citizen, Complaint, OutboxItem
+from conversations.core.messages import ChatAddress, Inbound, Reply
 from conversations.core.ports import UnitOfWork
 
 
@@ -36,3 +36,20 @@ async def queue(
 async def queue_replies(uow: UnitOfWork, to: ChatAddress, replies: list[Reply], key: str) -> None:
     for index, reply in enumerate(replies):
         await queue(uow, to, reply, "reply", f"reply:{key}:{index}")
+
+
+async def replied_complaint(
+    uow: UnitOfWork, citizen: Citizen, inbound: Inbound
+) -> Complaint | None:
+    """The citizen's own complaint that the bot message they replied to was about."""
+    if inbound.reply_to_message_id is None:
+        return None
+    complaint_id = await uow.outbox.complaint_of_sent(
+        inbound.chat.chat_id, inbound.reply_to_message_id
+    )
+    if complaint_id is None:
+        return None
+    complaint = await uow.complaints.get(complaint_id)
+    if complaint is None or complaint.citizen_id != citizen.id:
+        return None
+    return complaint

@@ -75,6 +75,9 @@ class Outbox(Protocol):
     async def add(self, item: OutboxItem) -> bool:
         """Queue a message; False when its dedupe key is already queued."""
 
+    async def complaint_of_sent(self, chat_id: str, message_id: int) -> int | None:
+        """The complaint a message delivered to this chat was about, if any."""
+
 
 class Cards(Protocol):
     async def add(self, link: CardLink) -> None: ...
@@ -216,6 +219,8 @@ class DigestFigures:
     overdue_by_agency: dict[str, int]
     resolved: int
     followups: list[tuple[datetime, datetime]]
+    # Overdue for verification (baru/terverifikasi): the desk's, not the agency's.
+    overdue_verification: int = 0
 
 
 class ScheduleQueries(Protocol):
@@ -234,6 +239,13 @@ class ScheduleQueries(Protocol):
         ``column`` is verify_due, followup_due, settle_due, autoclose_due or
         resolved_at; ``after`` is the (value, id) of the last row of the previous page.
         """
+
+    async def on_hold(
+        self, since_before: datetime, limit: int = 500, after: tuple[datetime, int] | None = None
+    ) -> list[tuple[Complaint, Event]]:
+        """Complaints on hold (tertunda) with the event that put them there, for holds
+        that began at or before ``since_before``, earliest first; ``after`` is the
+        (at, event id) of the last row of the previous page."""
 
     async def queued_keys(self, keys: Sequence[str]) -> set[str]:
         """Those of ``keys`` that are already outbox dedupe keys."""

@@ -12,10 +12,11 @@ the officers. Without any answer, the complaint closes by itself at
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from conversations.core.context import CoreContext
 from conversations.core.domain import Citizen, Complaint, Event
+from conversations.core.evidence import keep_photo
 from conversations.core.handling import (
     SYSTEM,
     Actor,
@@ -26,8 +27,8 @@ from conversations.core.handling import (
 )
 from conversations.core.lifecycle import Action, IllegalTransition, Role, Status
 from conversations.core.messages import Choice, Inbound, InboundKind, Reply
-from conversations.core.outbox import queue
-from conversations.core.ports import ScheduleQueries, UnitOfWork
+from conversations.core.outbox import queue, replied_complaint
+from conversations.core.ports import FileTooLarge, ScheduleQueries, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +136,29 @@ async def scan_autoclose(ctx: CoreContext, queries: ScheduleQueries, now: dateti
     return moved
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+async def awaiting_comment_since(uow: UnitOfWork, complaint: Complaint) -> datetime | None:
+    """When the citizen said "not fixed" for this resolution, if no comment (reopen)
+    came since; later events (a rating) do not end the wait."""
+    if complaint.id is None or complaint.resolved_at is None:
+        return None
+    resolved = _aware(complaint.resolved_at)
+    since: datetime | None = None
+    for event in await uow.events.for_complaint(complaint.id):
+        if _aware(event.at) < resolved:
+            continue
+        if event.action == NOT_FIXED_EVENT:
+            since = since or _aware(event.at)
+        elif event.action == Action.REOPEN.value:
+            since = None
+    return since
+
+
 async def _awaiting_comment(uow: UnitOfWork, complaint: Complaint) -> bool:
-    assert complaint.id is not None
-    history = await uow.events.for_complaint(complaint.id)
-    return bool(history) and history[-1].action == NOT_FIXED_EVENT
+    return await awaiting_comment_since(uow, complaint) is not None
 
 
 async def _own_complaint(uow: UnitOfWork, citizen: Citizen, complaint_id: str) -> Complaint | None:
@@ -176,7 +196,14 @@ async def handle_choice(
         return [Reply(ctx.t(lang, "survey.not_now"))]
     if parts[1] == "fixed":
         try:
-            await transition(ctx, uow, complaint, Action.CLOSE, _citizen_actor(citizen, complaint))
+            await transition(
+                ctx,
+                uow,
+                complaint,
+                Action.CLOSE,
+                _citizen_actor(citizen, complaint),
+                notify_citizen=False,
+            )
         except (Conflict, IllegalTransition):
             return [Reply(ctx.t(lang, "survey.not_now"))]
         return [Reply(ctx.t(lang, "survey.thanks_fixed", ticket=complaint.ticket))]
@@ -225,7 +252,9 @@ async def _rate(
         )
     )
     text = ctx.t(None, "survey.rating_to_officers", ticket=complaint.ticket, n=stars)
-    await _tell_officers(ctx, uow, complaint, Reply(text), f"rated:{event.id}")
+    # One notice per resolution; a changed rating is stored and shown on /aduan.
+    resolved = complaint.resolved_at.isoformat() if complaint.resolved_at else str(event.id)
+    await _tell_officers(ctx, uow, complaint, Reply(text), f"rated:{complaint.id}:{resolved}")
     return [Reply(ctx.t(lang, "survey.rated", n=stars, ticket=complaint.ticket))]
 
 
@@ -242,26 +271,67 @@ async def _tell_officers(
 async def handle_comment(
     ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound
 ) -> list[Reply] | None:
-    """An idle handler: text after "not fixed" reopens the complaint with that comment."""
-    if inbound.kind is not InboundKind.TEXT or not (inbound.text or "").strip():
+    """An idle handler: text (or a photo) after "not fixed" reopens the complaint
+    with that comment."""
+    if not _is_comment(inbound):
         return None
     assert citizen.id is not None
     for complaint in await uow.complaints.for_citizen(citizen.id, limit=10):
         if complaint.status is not Status.SELESAI or not await _awaiting_comment(uow, complaint):
             continue
-        comment = (inbound.text or "").strip()[:1500]
-        try:
-            await transition(
-                ctx,
-                uow,
-                complaint,
-                Action.REOPEN,
-                _citizen_actor(citizen, complaint),
-                message=comment,
-            )
-        except (Conflict, IllegalTransition):
-            return [Reply(ctx.t(citizen.language, "survey.not_now"))]
-        text = ctx.t(None, "survey.comment_to_agency", ticket=complaint.ticket, comment=comment)
-        await _tell_officers(ctx, uow, complaint, Reply(text), f"comment:{inbound.update_key}")
-        return [Reply(ctx.t(citizen.language, "survey.reopened", ticket=complaint.ticket))]
+        return await _comment(ctx, uow, citizen, inbound, complaint)
     return None
+
+
+async def comment_reply(
+    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound
+) -> list[Reply] | None:
+    """A reply handler: a Telegram reply to a message about a resolved complaint that
+    awaits its "not fixed" comment is that comment, even during a dialogue."""
+    if not _is_comment(inbound):
+        return None
+    complaint = await replied_complaint(uow, citizen, inbound)
+    if (
+        complaint is None
+        or complaint.status is not Status.SELESAI
+        or not await _awaiting_comment(uow, complaint)
+    ):
+        return None
+    return await _comment(ctx, uow, citizen, inbound, complaint)
+
+
+def _is_comment(inbound: Inbound) -> bool:
+    if inbound.kind is InboundKind.PHOTO:
+        return bool(inbound.media)
+    return inbound.kind is InboundKind.TEXT and bool((inbound.text or "").strip())
+
+
+async def _comment(
+    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound, complaint: Complaint
+) -> list[Reply]:
+    lang = citizen.language
+    assert complaint.id is not None
+    if inbound.kind is InboundKind.PHOTO:
+        try:
+            await keep_photo(ctx, uow, inbound, "citizen", complaint.id, citizen.id)
+        except FileTooLarge:
+            return [Reply(ctx.t(lang, "followup.too_large"))]
+        except Exception:
+            log.warning("survey photo download failed", exc_info=True)
+            return [Reply(ctx.t(lang, "followup.failed"))]
+    comment = (inbound.text or "").strip()[:1500] or ctx.t(None, "survey.photo_comment")
+    try:
+        await transition(
+            ctx,
+            uow,
+            complaint,
+            Action.REOPEN,
+            _citizen_actor(citizen, complaint),
+            message=comment,
+            notify_citizen=False,
+        )
+    except (Conflict, IllegalTransition):
+        return [Reply(ctx.t(lang, "survey.not_now"))]
+    text = ctx.t(None, "survey.comment_to_agency", ticket=complaint.ticket, comment=comment)
+    await _tell_officers(ctx, uow, complaint, Reply(text), f"comment:{inbound.update_key}")
+    return [Reply(ctx.t(lang, "survey.reopened", ticket=complaint.ticket))]
