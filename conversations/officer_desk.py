@@ -723,7 +723,7 @@ async def citizen_follow_up(
         return await _answer(ctx, uow, citizen, inbound, replied)
     recent = await _recently_resumed(ctx, uow, citizen.id)
     if recent is not None and (replied is None or replied.id == recent.id):
-        return await _add_information(ctx, uow, citizen, inbound, recent)
+        return await _answer(ctx, uow, citizen, inbound, recent, resume=False)
     waiting = await uow.complaints.pending_for_citizen(citizen.id)
     if not waiting or await _survey_comment_is_newer(uow, citizen.id, waiting):
         return None
@@ -747,25 +747,24 @@ async def follow_up_reply(
 
 
 async def _answer(
-    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound, complaint: Complaint
+    ctx: CoreContext,
+    uow: UnitOfWork,
+    citizen: Citizen,
+    inbound: Inbound,
+    complaint: Complaint,
+    resume: bool = True,
 ) -> list[Reply] | None:
+    """Keep the citizen's information; the first answer also resumes the complaint."""
     stored = await _keep_information(ctx, uow, citizen, inbound, complaint)
     if stored is None or isinstance(stored, Reply):
         return None if stored is None else [stored]
+    lang = citizen.language
+    if not resume:
+        return [Reply(ctx.t(lang, "followup.more", ticket=complaint.ticket))]
     actor = Actor(Role.CITIZEN, str(citizen.id), citizen.display_name)
     await transition(ctx, uow, complaint, Action.RESUME, actor, notify_citizen=False)
-    lang = citizen.language
     status = ctx.t(lang, f"status_label.{complaint.status.value}")
     return [Reply(ctx.t(lang, "followup.received", ticket=complaint.ticket, status=status))]
-
-
-async def _add_information(
-    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound, complaint: Complaint
-) -> list[Reply] | None:
-    stored = await _keep_information(ctx, uow, citizen, inbound, complaint)
-    if stored is None or isinstance(stored, Reply):
-        return None if stored is None else [stored]
-    return [Reply(ctx.t(citizen.language, "followup.more", ticket=complaint.ticket))]
 
 
 async def _keep_information(
