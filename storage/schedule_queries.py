@@ -120,10 +120,12 @@ class SqlScheduleQueries:
                     c.verify_due < now_db,
                 )
             )
+            # Overdue for follow-up: dispatched and not yet acted on by the agency
+            # (the same rule as the escalations).
             overdue_rows = await session.execute(
                 select(c.agency, func.count())
                 .where(
-                    c.status.in_([Status.DIDISPOSISIKAN.value, Status.DITINDAKLANJUTI.value]),
+                    c.status == Status.DIDISPOSISIKAN.value,
                     c.followup_due < now_db,
                 )
                 .group_by(c.agency)

@@ -441,3 +441,19 @@ async def test_the_digest_counts_overdue_verification_for_the_desk_not_the_agenc
     assert "• Meja aduan (verifikasi): 1" in text
     assert "• Dinas Kependudukan dan Pencatatan Sipil (Dispendukcapil): 1" in text
     assert "PUPR" not in text
+
+
+async def test_the_digest_does_not_count_work_that_started_in_time_as_overdue(
+    core: Core, duties: Duties, engine: AsyncEngine
+) -> None:
+    core.ctx.config.digest_time = time(7, 30)
+    core.clock.moment = wib(2026, 11, 26, 10)  # Thursday
+    started = await file_complaint(core, user=1001, category="adminduk")
+    waiting = await file_complaint(core, user=1002, category="adminduk")
+    assert started.id is not None and waiting.id is not None
+    await move(core, started.id, Action.DISPATCH, DESK)
+    await move(core, waiting.id, Action.DISPATCH, DESK)  # both due for follow-up on 1 Dec
+    await move(core, started.id, Action.START, DESK)  # acted on in time
+    await scan_at(core, duties, wib(2026, 12, 3, 7, 45))
+    text = text_of((await outbox(engine, "digest:"))[-1])
+    assert "• Dinas Kependudukan dan Pencatatan Sipil (Dispendukcapil): 1" in text
