@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 
 from telegram import Update
 from telegram.ext import Application
@@ -19,7 +20,7 @@ from conversations.core.domain import OutboxItem
 from conversations.core.duties import Duties
 from conversations.core.handling import reporter_unreachable
 from conversations.core.i18n import Catalog
-from conversations.core.messages import Channel, ChatAddress, Inbound, Reply
+from conversations.core.messages import Channel, ChatAddress, Inbound, InboundKind, Reply
 from conversations.core.outbox import queue
 from conversations.core.ports import Clock
 from conversations.core.ratelimit import SendLimits
@@ -41,6 +42,17 @@ from storage.unit_of_work import SqlUnitOfWork
 log = logging.getLogger(__name__)
 
 
+def check_writable(folder: Path) -> None:
+    """Fail at start, with the reason, rather than at a citizen's first photo."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise SystemExit(f"MEDIA_DIR {folder}: cannot write there ({error.strerror})") from None
+
+
 class KanalAduan:
     """One bot process. ``start`` returns once polling runs; ``stop`` ends everything."""
 
@@ -58,6 +70,7 @@ class KanalAduan:
         await migrate.upgrade(self.db)
         sessions = session_factory(self.db)
         config = settings.city()
+        check_writable(settings.media_dir)
         files = LocalFileStore(settings.media_dir)
         application = build_application(
             settings.telegram_bot_token.get_secret_value(),
@@ -132,8 +145,17 @@ class KanalAduan:
         log.info("Kanal Aduan is running (%s)", config.city_name)
 
     async def stop(self) -> None:
+        # Stop taking updates first, so replies to the last ones are still delivered.
+        application = self.application
+        if application is not None:
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
         scheduler: BotScheduler | None = getattr(self, "scheduler", None)
         if scheduler is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.deliverer.run_once(), timeout=5.0)
             await scheduler.stop()
         for task in self._tasks:
             task.cancel()
@@ -141,12 +163,7 @@ class KanalAduan:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        application = self.application
         if application is not None:
-            if application.updater is not None and application.updater.running:
-                await application.updater.stop()
-            if application.running:
-                await application.stop()
             await application.shutdown()
         await self.db.dispose()
 
@@ -164,21 +181,26 @@ class KanalAduan:
         finally:
             await reporter_unreachable(self.ctx, item.channel, item.chat_id)
 
-    async def on_failure(self, inbound: Inbound) -> None:
-        """An update could not be handled: say so, without details, and lose nothing."""
-        if not inbound.is_private:
-            return
+    async def on_failure(self, inbound: Inbound | None) -> str | None:
+        """An update could not be handled: say so, without details, and lose nothing.
+
+        Returns the text for answering a pressed button.
+        """
+        if inbound is None:
+            return None
+        text = self.ctx.t(None, "common.unknown_error")
         try:
             async with self.ctx.uow() as uow:
-                citizen = await uow.citizens.find(
-                    inbound.chat.channel.value, inbound.sender.user_id
-                )
-                lang = citizen.language if citizen else None
-                text = self.ctx.t(lang, "common.unknown_error")
-                await queue(
-                    uow, inbound.chat, Reply(text), "reply", f"failure:{inbound.update_key}"
-                )
-                await uow.commit()
+                if inbound.is_private:
+                    citizen = await uow.citizens.find(
+                        inbound.chat.channel.value, inbound.sender.user_id
+                    )
+                    text = self.ctx.t(citizen.language if citizen else None, "common.unknown_error")
+                if inbound.kind is not InboundKind.CHOICE:
+                    key = f"failure:{inbound.update_key}"
+                    await queue(uow, inbound.chat, Reply(text), "reply", key)
+                    await uow.commit()
             self.deliverer.wake()
         except Exception:
-            log.exception("could not report the failure to the citizen")
+            log.exception("could not report the failure")
+        return text

@@ -99,3 +99,19 @@ def test_default_language_is_checked_against_the_catalogs() -> None:
     assert Settings.model_validate({"default_language": "EN"}).default_language == "en"
     with pytest.raises(ValidationError, match="DEFAULT_LANGUAGE"):
         Settings.model_validate({"default_language": "en_US"})
+
+
+def test_hosted_postgres_urls_with_sslmode_work_with_asyncpg() -> None:
+    from storage.database import normalise_url
+
+    url = normalise_url("postgresql://aduan:pw@db.example.org/aduan?sslmode=require")
+    assert url == "postgresql+asyncpg://aduan:pw@db.example.org/aduan?ssl=require"
+
+
+def test_an_unwritable_media_folder_stops_the_start(tmp_path: Path) -> None:
+    from bot.runtime import check_writable
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SystemExit, match="MEDIA_DIR"):
+        check_writable(blocker / "media")

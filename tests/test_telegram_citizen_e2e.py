@@ -21,6 +21,15 @@ def text(message: SentMessage) -> str:
     return message.text or ""
 
 
+async def with_buttons(fake: FakeTelegram, chat_id: int) -> SentMessage:
+    """The latest message once its buttons are on it (leaving the location step, the
+    bot removes the location keyboard first and then adds the buttons)."""
+    latest: SentMessage = await fake.wait_for(
+        lambda: fake.messages_to(chat_id)[-1] if fake.messages_to(chat_id)[-1].buttons else None
+    )
+    return latest
+
+
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram(token=TOKEN) as server:
@@ -99,7 +108,8 @@ async def test_anonymous_reporter_never_reaches_the_officers(
         rina.send_text("Bansos beras tidak pernah sampai ke RT 03 RW 02 sejak tiga bulan.")
         await fake.next_message_to(rina.id)
         rina.send_text("RT 03 RW 02 Kelurahan Sananwetan")
-        rina.press_button(await fake.next_message_to(rina.id), "Lewati ➡️")
+        await fake.next_message_to(rina.id)
+        rina.press_button(await with_buttons(fake, rina.id), "Lewati ➡️")
         rina.press_button(await fake.next_message_to(rina.id), "🕶️ Anonim")
         rina.press_button(await fake.next_message_to(rina.id), "📨 Kirim")
         await fake.next_message_to(rina.id)
@@ -127,7 +137,7 @@ async def test_the_dialogue_resumes_after_a_restart(
     async with running_bot(fake, sqlite_url, tmp_path):
         budi.send_text("TPS Pasar Legi, Jl. Kenanga")
         assert text(await fake.next_message_to(budi.id)).startswith("Langkah 4/5")
-        budi.press_button(fake.messages_to(budi.id)[-1], "Lewati ➡️")
+        budi.press_button(await with_buttons(fake, budi.id), "Lewati ➡️")
         budi.press_button(await fake.next_message_to(budi.id), "Biasa")
         summary = await fake.next_message_to(budi.id)
         assert "Kategori: Sampah dan kebersihan" in text(summary)

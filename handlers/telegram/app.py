@@ -14,7 +14,7 @@ from handlers.telegram.translate import from_update
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[Inbound], Awaitable[str | None]]
-OnFailure = Callable[[Inbound], Awaitable[None]]
+OnFailure = Callable[[Inbound | None], Awaitable[str | None]]
 
 
 def build_application(
@@ -33,14 +33,13 @@ def build_application(
         if not isinstance(update, Update):
             return
         inbound = from_update(update)
-        if inbound is None:
-            return
         notice: str | None = None
         try:
-            notice = await dispatch(inbound)
+            if inbound is not None:
+                notice = await dispatch(inbound)
         except Exception:
             log.exception("update %s failed", update.update_id)
-            await on_failure(inbound)
+            notice = await on_failure(inbound)
         finally:
             if update.callback_query is not None:
                 try:

@@ -112,6 +112,10 @@ class TelegramSender:
     async def deliver(self, item: OutboxItem, files: FileStore) -> SendResult:
         try:
             message_id = await self._send(item, files)
+        except ValueError as error:
+            # A reply that cannot be rendered (e.g. callback data over 64 bytes)
+            # will never succeed; retrying would only hold up the chat's queue.
+            return SendResult(SendOutcome.REJECTED, detail=str(error))
         except RetryAfter as error:
             with warnings.catch_warnings():
                 # PTB 22 warns that retry_after becomes a timedelta; both are handled.
@@ -154,20 +158,32 @@ class TelegramSender:
                 longitude=reply.location.longitude,
                 message_thread_id=thread,
                 reply_to_message_id=item.payload.get("reply_to"),
+                allow_sending_without_reply=True,
             )
             return sent.message_id
         if reply.photos:
             return await self._photos(item, reply, files)
         parts = split_text(reply.text)
+        swap = reply.remove_keyboard and bool(reply.choices) and not reply.ask_location
         sent_last: Message | None = None
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
+            # One message carries one keyboard kind: to drop the location keyboard
+            # and show buttons, send with the removal, then add the buttons.
+            keyboard = (ReplyKeyboardRemove() if swap else markup(reply)) if last else None
             sent_last = await self.bot.send_message(
                 chat_id,
                 part,
                 message_thread_id=thread,
-                reply_markup=markup(reply) if last else None,
+                reply_markup=keyboard,
                 reply_to_message_id=item.payload.get("reply_to") if index == 0 else None,
+                allow_sending_without_reply=True,
+            )
+        if swap and sent_last is not None:
+            await self.bot.edit_message_reply_markup(
+                chat_id,
+                sent_last.message_id,
+                reply_markup=markup(reply),  # type: ignore[arg-type]
             )
         return sent_last.message_id if sent_last else None
 
@@ -200,6 +216,7 @@ class TelegramSender:
                 caption=caption,
                 message_thread_id=item.thread_id,
                 reply_to_message_id=reply_to,
+                allow_sending_without_reply=True,
             )
             return sent.message_id
         media = [
@@ -211,6 +228,7 @@ class TelegramSender:
             media,
             message_thread_id=item.thread_id,
             reply_to_message_id=reply_to,
+            allow_sending_without_reply=True,
         )
         return messages[0].message_id
 

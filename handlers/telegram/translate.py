@@ -49,8 +49,17 @@ def _command(message: Message) -> tuple[str, str] | None:
     entity = next(iter(message.entities or ()), None)
     if not text.startswith("/") or entity is None or entity.type != "bot_command" or entity.offset:
         return None
-    name = text[1 : entity.length].split("@", 1)[0].lower()
-    return name, text[entity.length :].strip()
+    name, _, addressee = text[1 : entity.length].partition("@")
+    if addressee and addressee.lower() != _bot_username(message):
+        return None  # a command for another bot in the same group
+    return name.lower(), text[entity.length :].strip()
+
+
+def _bot_username(message: Message) -> str:
+    try:
+        return (message.get_bot().username or "").lower()
+    except RuntimeError:
+        return ""
 
 
 def from_update(update: Update) -> Inbound | None:

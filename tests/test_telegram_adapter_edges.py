@@ -1,0 +1,71 @@
+"""Telegram edge cases, through the real bot against the fake Bot API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from conversations.core.messages import Inbound
+from tests.fakes.telegram_api import FakeTelegram
+from tests.support.bot import ADMIN_CHAT_ID, TOKEN, running_bot
+
+DESK_OFFICER = 501
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(token=TOKEN) as server:
+        server.group(chat_id=ADMIN_CHAT_ID, title="Meja Aduan", admins=[DESK_OFFICER])
+        yield server
+
+
+async def test_a_command_for_another_bot_is_left_alone(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    budi = fake.private_user(user_id=DESK_OFFICER, first_name="Budi")
+    admin = fake.group(chat_id=ADMIN_CHAT_ID, title="Meja Aduan", admins=[DESK_OFFICER])
+    async with running_bot(fake, sqlite_url, tmp_path):
+        budi.send_command_in(admin, "/antrian@some_other_bot")
+        await fake.wait_idle()
+        assert not [t for t in fake.texts_to(ADMIN_CHAT_ID) if "Ringkasan harian" not in t]
+        budi.send_command_in(admin, "/antrian@kanal_aduan_bot")
+        await fake.wait_for(
+            lambda: [t for t in fake.texts_to(ADMIN_CHAT_ID) if "Ringkasan harian" not in t]
+        )
+
+
+async def test_a_failure_in_the_officers_group_is_said_there_without_details(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    budi = fake.private_user(user_id=DESK_OFFICER, first_name="Budi")
+    admin = fake.group(chat_id=ADMIN_CHAT_ID, title="Meja Aduan", admins=[DESK_OFFICER])
+    async with running_bot(fake, sqlite_url, tmp_path) as app:
+
+        async def broken(inbound: Inbound) -> str | None:
+            raise RuntimeError("database exploded at line 42")
+
+        monkeypatch.setattr(app.officers, "handle", broken)
+        budi.send_command_in(admin, "/antrian")
+        said = await fake.wait_for(
+            lambda: [t for t in fake.texts_to(ADMIN_CHAT_ID) if "gangguan" in t]
+        )
+    assert "exploded" not in said[0] and "Traceback" not in said[0]
+
+
+async def test_a_failed_button_press_is_still_answered(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    siti = fake.private_user(user_id=1001, first_name="Siti")
+    async with running_bot(fake, sqlite_url, tmp_path) as app:
+        siti.send_command("/start")
+        menu = await fake.next_message_to(siti.id)
+
+        async def broken(inbound: Inbound) -> object:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(app.citizens, "handle", broken)
+        siti.press_button(menu, "📝 Aduan baru")
+        await fake.wait_for(lambda: fake.callback_answers)
+    assert "gangguan" in str(fake.callback_answers[-1].get("text"))
