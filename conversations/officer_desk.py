@@ -160,7 +160,12 @@ class OfficerDesk:
         async with self.ctx.uow() as uow:
             if not await uow.updates.claim(inbound.update_key):
                 return None
-            notice = await self._route(uow, inbound)
+            if inbound.sender_is_chat:
+                # The history must name who acted; an anonymous admin cannot be named.
+                await self._say(uow, inbound, self.t("officer.anonymous_admin"))
+                notice = None
+            else:
+                notice = await self._route(uow, inbound)
             await uow.commit()
         self.ctx.wake_outbox()
         return notice

@@ -69,3 +69,32 @@ async def test_a_failed_button_press_is_still_answered(
         siti.press_button(menu, "📝 Aduan baru")
         await fake.wait_for(lambda: fake.callback_answers)
     assert "gangguan" in str(fake.callback_answers[-1].get("text"))
+
+
+async def test_an_anonymous_admin_is_asked_to_act_under_their_own_name(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    admin = fake.group(chat_id=ADMIN_CHAT_ID, title="Meja Aduan", admins=[DESK_OFFICER])
+    async with running_bot(fake, sqlite_url, tmp_path):
+        fake.push_update(
+            {
+                "message": {
+                    "message_id": 9001,
+                    "date": 1795829335,
+                    "chat": admin.api(),
+                    "sender_chat": admin.api(),
+                    "from": {
+                        "id": 1087968824,
+                        "is_bot": True,
+                        "first_name": "Group",
+                        "username": "GroupAnonymousBot",
+                    },
+                    "text": "/antrian",
+                    "entities": [{"type": "bot_command", "offset": 0, "length": 8}],
+                }
+            }
+        )
+        said = await fake.wait_for(
+            lambda: [t for t in fake.texts_to(ADMIN_CHAT_ID) if "anonim" in t]
+        )
+    assert "Tetap anonim" in said[0]

@@ -76,6 +76,8 @@ class Inbound:
     reply_to_message_id: int | None = None
     # The text of the bot's own message being replied to, if it is one.
     reply_to_bot_text: str | None = None
+    # Written "as the group" (an anonymous administrator): no person to name.
+    sender_is_chat: bool = False
     # Set when the sender is a chat administrator, as reported by the platform.
     callback_id: str | None = None
 

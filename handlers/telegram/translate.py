@@ -82,6 +82,7 @@ def from_update(update: Update) -> Inbound | None:
     if message is None or message.from_user is None:
         return None
     sender = person(message.from_user)
+    as_chat = message.sender_chat is not None and message.sender_chat.id == message.chat.id
     base = Inbound(
         chat=_address(message),
         sender=sender,
@@ -95,6 +96,7 @@ def from_update(update: Update) -> Inbound | None:
             else None
         ),
         reply_to_bot_text=_bot_text(message),
+        sender_is_chat=as_chat,
     )
     if message.text is not None:
         command = _command(message)
