@@ -7,6 +7,7 @@ from conversations.core.cards import card_location, card_media, render_card
 from conversations.core.context import CoreContext
 from conversations.core.domain import Attachment, Citizen, Complaint, Draft, Event
 from conversations.core.lifecycle import Role, Status
+from conversations.core.messages import ChatAddress
 from conversations.core.outbox import queue
 from conversations.core.ports import UnitOfWork
 
@@ -33,20 +34,35 @@ async def post_card(
     card = render_card(ctx, complaint, citizen, attachments, Role.DESK)
     desk = ctx.desk_chat
     await queue(uow, desk, card, "card", f"card:{complaint.id}:desk", complaint.id, Role.DESK)
+    await queue_card_extras(ctx, uow, complaint, attachments, desk, "desk")
+
+
+async def queue_card_extras(
+    ctx: CoreContext,
+    uow: UnitOfWork,
+    complaint: Complaint,
+    attachments: list[Attachment],
+    to: ChatAddress,
+    key: str,
+    extra: dict[str, object] | None = None,
+) -> None:
+    """Queue what follows a card: its photos as an album, then its location pin."""
+    extra = extra or {}
     media = card_media(ctx, complaint, attachments)
     if media is not None:
         await queue(
             uow,
-            desk,
+            to,
             media,
             "media",
-            f"card-media:{complaint.id}:desk",
+            f"card-media:{complaint.id}:{key}",
             complaint.id,
-            extra={"photos": photo_payload(attachments)},
+            extra={**extra, "photos": photo_payload(attachments)},
         )
     pin = card_location(ctx, complaint)
     if pin is not None:
-        await queue(uow, desk, pin, "location", f"card-pin:{complaint.id}:desk", complaint.id)
+        pin_key = f"card-pin:{complaint.id}:{key}"
+        await queue(uow, to, pin, "location", pin_key, complaint.id, extra=extra or None)
 
 
 async def submit(ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, draft: Draft) -> Complaint:

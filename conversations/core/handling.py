@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from conversations.core import deadlines
-from conversations.core.cards import card_location, card_media, render_card
-from conversations.core.complaints import photo_payload
+from conversations.core.cards import render_card
+from conversations.core.complaints import photo_payload, queue_card_extras
 from conversations.core.context import CoreContext
 from conversations.core.domain import Attachment, CardLink, Citizen, Complaint, Event
 from conversations.core.lifecycle import (
@@ -213,21 +213,7 @@ async def post_agency_card(
         uow, address, card, "card", f"card:{complaint.id}:{role}:{key}", complaint.id, role, extra
     )
     attachments = await uow.attachments.for_complaint(complaint.id)
-    media = card_media(ctx, complaint, attachments)
-    if media is not None:
-        await queue(
-            uow,
-            address,
-            media,
-            "media",
-            f"card-media:{complaint.id}:{role}:{key}",
-            complaint.id,
-            extra={**extra, "photos": photo_payload(attachments)},
-        )
-    pin = card_location(ctx, complaint)
-    if pin is not None:
-        pin_key = f"card-pin:{complaint.id}:{role}:{key}"
-        await queue(uow, address, pin, "location", pin_key, complaint.id, extra=extra)
+    await queue_card_extras(ctx, uow, complaint, attachments, address, f"{role}:{key}", extra)
 
 
 async def refresh_reporter_cards(ctx: CoreContext, uow: UnitOfWork, citizen_id: int) -> int:
