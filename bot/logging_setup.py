@@ -27,12 +27,10 @@ class RedactSecrets(logging.Filter):
 def setup_logging(level: str, secrets: list[str]) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx logs every request URL at INFO, and Telegram URLs carry the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    guard_secrets(secrets)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 

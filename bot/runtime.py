@@ -59,7 +59,6 @@ class KanalAduan:
     def __init__(self, settings: Settings, clock: Clock | None = None):
         self.settings = settings
         self.clock = clock or SystemClock()
-        self._tasks: list[asyncio.Task[None]] = []
         self.application: Application | None = None  # type: ignore[type-arg]
 
     async def start(self) -> None:
@@ -157,12 +156,6 @@ class KanalAduan:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.deliverer.run_once(), timeout=5.0)
             await scheduler.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
         if application is not None:
             await application.shutdown()
         await self.db.dispose()
