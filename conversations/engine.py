@@ -31,7 +31,6 @@ CONFIRM_CANCEL = "confirm_cancel"
 CANCEL_YES = "cancel:yes"
 CANCEL_NO = "cancel:no"
 MINE_SHOWN = 10
-MINE_SCAN = 1000  # enough to count the rest
 
 ChoiceHandler = Callable[
     [CoreContext, UnitOfWork, Citizen, Inbound, str], Awaitable[list[Reply] | None]
@@ -434,9 +433,7 @@ class CitizenChat:
     async def _my_complaints(self, uow: UnitOfWork, citizen: Citizen) -> list[Reply]:
         lang = citizen.language
         assert citizen.id is not None
-        complaints = await uow.complaints.for_citizen(citizen.id, limit=MINE_SCAN)
-        more = max(0, len(complaints) - MINE_SHOWN)
-        complaints = complaints[:MINE_SHOWN]
+        complaints = await uow.complaints.for_citizen(citizen.id, limit=MINE_SHOWN)
         if not complaints:
             return [Reply(self.ctx.t(lang, "mine.empty"))]
         lines = [self.ctx.t(lang, "mine.header")]
@@ -452,8 +449,10 @@ class CitizenChat:
                     category=category.label(lang) if category else complaint.category,
                 )
             )
-        if more:
-            lines.append(self.ctx.t(lang, "mine.more", count=more))
+        if len(complaints) == MINE_SHOWN:
+            more = await uow.complaints.count_for_citizen(citizen.id) - MINE_SHOWN
+            if more > 0:
+                lines.append(self.ctx.t(lang, "mine.more", count=more))
         return [Reply("\n".join(lines))]
 
     async def _status(self, uow: UnitOfWork, citizen: Citizen, ticket: str) -> list[Reply]:

@@ -239,6 +239,14 @@ class SqlComplaints:
         ).scalar_one_or_none()
         return _complaint(row) if row else None
 
+    async def count_for_citizen(self, citizen_id: int) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(ComplaintRow)
+            .where(col(ComplaintRow.citizen_id) == citizen_id)
+        )
+        return int(count or 0)
+
     async def for_citizen(self, citizen_id: int, limit: int = 10) -> list[Complaint]:
         rows = (
             await self.session.execute(
