@@ -18,7 +18,7 @@ import logging
 import re
 import string
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from conversations.core.cards import CARD_LIMIT, text_units
 from conversations.core.complaints import photo_payload
@@ -806,19 +806,15 @@ async def _keep_information(
     return event
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 async def _recently_resumed(ctx: CoreContext, uow: UnitOfWork, citizen_id: int) -> Complaint | None:
     """The complaint this citizen resumed with an answer in the last few minutes."""
-    since = _aware(ctx.clock.now()) - FOLLOW_UP_WINDOW
+    since = ctx.clock.now() - FOLLOW_UP_WINDOW
     best: tuple[datetime, Complaint] | None = None
     for complaint in await uow.complaints.for_citizen(citizen_id, limit=10):
         if complaint.id is None or complaint.status in (Status.TERTUNDA, *FINAL):
             continue
         for event in reversed(await uow.events.for_complaint(complaint.id)):
-            at = _aware(event.at)
+            at = event.at
             if at < since:
                 break
             if event.action == Action.RESUME.value and event.actor_role == Role.CITIZEN.value:
@@ -844,7 +840,7 @@ async def _survey_comment_is_newer(
     for complaint in waiting:
         assert complaint.id is not None
         asked = [
-            _aware(e.at)
+            e.at
             for e in await uow.events.for_complaint(complaint.id)
             if e.action == Action.REQUEST_INFO.value
         ]

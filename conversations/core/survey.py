@@ -12,7 +12,7 @@ the officers. Without any answer, the complaint closes by itself at
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from conversations.core.context import CoreContext
 from conversations.core.domain import Citizen, Complaint, Event
@@ -136,22 +136,18 @@ async def scan_autoclose(ctx: CoreContext, queries: ScheduleQueries, now: dateti
     return moved
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 async def awaiting_comment_since(uow: UnitOfWork, complaint: Complaint) -> datetime | None:
     """When the citizen said "not fixed" for this resolution, if no comment (reopen)
     came since; later events (a rating) do not end the wait."""
     if complaint.id is None or complaint.resolved_at is None:
         return None
-    resolved = _aware(complaint.resolved_at)
+    resolved = complaint.resolved_at
     since: datetime | None = None
     for event in await uow.events.for_complaint(complaint.id):
-        if _aware(event.at) < resolved:
+        if event.at < resolved:
             continue
         if event.action == NOT_FIXED_EVENT:
-            since = since or _aware(event.at)
+            since = since or event.at
         elif event.action == Action.REOPEN.value:
             since = None
     return since
