@@ -76,7 +76,6 @@ class Deliverer:
         self.on_failed: Notice = on_failed or _nothing
         self.on_unreachable: Notice = on_unreachable or _nothing
         self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
         self._woken = False
         self._stopping = False
         self._background: set[asyncio.Task[None]] = set()
@@ -85,7 +84,6 @@ class Deliverer:
 
     def wake(self) -> None:
         """Deliver soon (after a commit queued rows); cheap to call often."""
-        self._wake.set()
         if self._woken:
             return
         try:
@@ -121,16 +119,6 @@ class Deliverer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def run_forever(self, interval: float) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("outbox delivery round failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=interval)
-            self._wake.clear()
-
     # one round -------------------------------------------------------------
 
     async def run_once(self) -> int:
@@ -139,7 +127,6 @@ class Deliverer:
             return 0
         async with self._lock:
             self._woken = False
-            self._wake.clear()
             return await self._drain()
 
     async def _drain(self) -> int:
