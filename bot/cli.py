@@ -22,10 +22,37 @@ async def _run(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await app.start()
+    assert app.fatal is not None
+    stopped: asyncio.Future[object] = asyncio.ensure_future(stop.wait())
+    fatal: asyncio.Future[object] = app.fatal  # type: ignore[assignment]
     try:
-        await stop.wait()
+        await asyncio.wait([stopped, fatal], return_when=asyncio.FIRST_COMPLETED)
     finally:
+        stopped.cancel()
         await app.stop()
+    if app.fatal.done():
+        raise SystemExit(f"stopped: {app.fatal.result()}")
+
+
+async def _inbox(settings: Settings, retry: str | None, retry_all: bool) -> None:
+    """Show parked updates, or put them back in line for a running bot."""
+    from storage.database import session_factory
+    from storage.inbox_store import SqlInboxStore
+
+    engine = create_engine(settings.database_url)
+    try:
+        store = SqlInboxStore(session_factory(engine), owner="cli")
+        if retry or retry_all:
+            count = await store.requeue(None if retry_all else retry)
+            print(f"{count} update(s) put back in line; a running bot applies them within seconds")
+            return
+        rows = await store.parked()
+        if not rows:
+            print("no parked updates")
+        for row in rows:
+            print(f"{row.key}\t{row.channel}\t{row.received_at:%Y-%m-%d %H:%M}\t{row.error}")
+    finally:
+        await engine.dispose()
 
 
 async def _migrate(settings: Settings) -> None:
@@ -42,6 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("run", help="run the bot (polling); migrates the database first")
     commands.add_parser("migrate", help="create or upgrade the database schema")
     commands.add_parser("check", help="validate the settings and the city configuration")
+    inbox = commands.add_parser("inbox", help="list updates that failed every attempt")
+    inbox.add_argument("--retry", metavar="KEY", help="put one parked update back in line")
+    inbox.add_argument("--retry-all", action="store_true", help="put every parked update back")
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -55,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_run(settings))
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
+    elif args.command == "inbox":
+        asyncio.run(_inbox(settings, args.retry, args.retry_all))
     else:
         config = settings.city()
         print(

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from pathlib import Path
 
-from telegram import Update
-from telegram.ext import Application
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot
+from telegram.request import HTTPXRequest
 
+from bot.health import health_route
 from bot.logging_setup import guard_secrets
 from bot.scheduler import BotScheduler
 from bot.settings import Settings
+from bot.web import WebServer
 from conversations.core import survey
 from conversations.core.context import CoreContext, SystemClock
 from conversations.core.delivery import Deliverer
@@ -20,7 +24,8 @@ from conversations.core.domain import OutboxItem
 from conversations.core.duties import Duties
 from conversations.core.handling import reporter_unreachable
 from conversations.core.i18n import Catalog
-from conversations.core.messages import Channel, ChatAddress, Inbound, InboundKind, Reply
+from conversations.core.inbox import Inbox, InboxItem
+from conversations.core.messages import Channel, ChatAddress, Inbound, Reply
 from conversations.core.outbox import queue
 from conversations.core.ports import Clock
 from conversations.core.ratelimit import SendLimits
@@ -28,16 +33,23 @@ from conversations.core.topics import TopicSender
 from conversations.core.workdays import WorkingCalendar
 from conversations.engine import CitizenChat
 from conversations.officer_desk import OfficerDesk, citizen_follow_up, follow_up_reply
-from handlers.telegram.app import build_application
 from handlers.telegram.files import TelegramMediaFetcher
+from handlers.telegram.intake import (
+    ALLOWED_UPDATES,
+    TelegramIntake,
+    TelegramPoller,
+    webhook_route,
+)
 from handlers.telegram.officers import TelegramChatAdmins, TelegramForumTopics
 from handlers.telegram.sender import TelegramSender
 from storage import migrate
-from storage.database import create_engine, session_factory
+from storage.database import create_engine, is_sqlite, session_factory
 from storage.files import LocalFileStore
+from storage.inbox_store import SqlInboxStore
 from storage.outbox_queue import SqlOutboxQueue
 from storage.schedule_queries import SqlScheduleQueries
 from storage.unit_of_work import SqlUnitOfWork
+from storage.workers import SqlWorkers, new_worker_id
 
 log = logging.getLogger(__name__)
 
@@ -54,31 +66,39 @@ def check_writable(folder: Path) -> None:
 
 
 class KanalAduan:
-    """One bot process. ``start`` returns once polling runs; ``stop`` ends everything."""
+    """One bot process. ``start`` returns once it takes updates; ``stop`` ends everything."""
 
     def __init__(self, settings: Settings, clock: Clock | None = None):
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.application: Application | None = None  # type: ignore[type-arg]
+        self.bot: Bot | None = None
+        self.web: WebServer | None = None
+        self.poller: TelegramPoller | None = None
+        self._poll_task: asyncio.Task[None] | None = None
+        self.fatal: asyncio.Future[str] | None = None
 
     async def start(self) -> None:
         settings = self.settings
         settings.require_telegram()
-        guard_secrets([settings.telegram_bot_token.get_secret_value()])
+        token = settings.telegram_bot_token.get_secret_value()
+        guard_secrets([token, settings.webhook_secret()])
+        self.fatal = asyncio.get_running_loop().create_future()
         self.db = create_engine(settings.database_url)
         await migrate.upgrade(self.db)
         sessions = session_factory(self.db)
+        await self._join(sessions)
         config = settings.city()
         check_writable(settings.media_dir)
         files = LocalFileStore(settings.media_dir)
-        application = build_application(
-            settings.telegram_bot_token.get_secret_value(),
-            settings.telegram_api_base_url,
-            self.dispatch,
-            self.on_failure,
+        bot = Bot(
+            token,
+            base_url=f"{settings.telegram_api_base_url}/bot",
+            base_file_url=f"{settings.telegram_api_base_url}/file/bot",
+            # python-telegram-bot's default is one connection: every send would queue.
+            request=HTTPXRequest(connection_pool_size=64),
+            get_updates_request=HTTPXRequest(connection_pool_size=1),
         )
-        self.application = application
-        bot = application.bot
+        self.bot = bot
         self.ctx = CoreContext(
             config=config,
             catalog=Catalog.load(default=settings.default_language),
@@ -99,6 +119,19 @@ class KanalAduan:
         self.citizens.reply_handlers.append(survey.comment_reply)
         self.duties = Duties(self.ctx, SqlScheduleQueries(sessions))
         self.officers = OfficerDesk(self.ctx, TelegramChatAdmins(bot))
+        self.inbox_store = SqlInboxStore(
+            sessions, self.workers.id, owner_timeout=settings.worker_timeout_seconds
+        )
+        self.inbox = Inbox(
+            self.inbox_store,
+            {Channel.TELEGRAM.value: TelegramIntake(bot)},
+            self.dispatch,
+            self.clock,
+            on_parked=self.on_parked,
+            failure_notice=lambda inbound: self.ctx.t(None, "common.unknown_error"),
+            max_attempts=settings.inbox_max_attempts,
+            lease_seconds=settings.outbox_lease_seconds,
+        )
         limits = SendLimits(
             global_per_second=settings.telegram_global_rate,
             private_per_second=settings.telegram_private_rate,
@@ -106,7 +139,9 @@ class KanalAduan:
             group_per_minute=settings.telegram_group_per_minute,
         )
         self.deliverer = Deliverer(
-            SqlOutboxQueue(sessions),
+            SqlOutboxQueue(
+                sessions, owner=self.workers.id, owner_timeout=settings.worker_timeout_seconds
+            ),
             {
                 Channel.TELEGRAM.value: TopicSender(
                     TelegramSender(bot), TelegramForumTopics(bot), self.ctx.uow
@@ -130,35 +165,107 @@ class KanalAduan:
             config,
             settings.outbox_interval_seconds,
             settings.deadline_scan_minutes,
+            inbox=self.inbox,
+            inbox_sweep_seconds=settings.inbox_sweep_seconds,
+            heartbeat=self._heartbeat,
+            heartbeat_seconds=settings.worker_heartbeat_seconds,
+            housekeeping=self._housekeeping,
         )
-        await application.initialize()
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(
-            timeout=settings.telegram_poll_timeout,
-            poll_interval=0.0,
-            drop_pending_updates=False,
-            allowed_updates=Update.ALL_TYPES,
-        )
+        await bot.initialize()
+        routes = [health_route(sessions, self.inbox_store, self.clock)]
+        if settings.telegram_mode == "webhook":
+            routes.append(
+                webhook_route(settings.telegram_webhook_path, settings.webhook_secret(), self.inbox)
+            )
+        self.web = WebServer(settings.web_host, settings.web_port, routes)
+        await self.web.start()
         self.scheduler.start()
-        log.info("Kanal Aduan is running (%s)", config.city_name)
+        if settings.telegram_mode == "webhook":
+            await bot.set_webhook(
+                f"{settings.public_url}{settings.telegram_webhook_path}",
+                secret_token=settings.webhook_secret(),
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+            )
+        else:
+            await bot.delete_webhook(drop_pending_updates=False)
+            self.poller = TelegramPoller(
+                bot,
+                self.inbox,
+                settings.telegram_api_base_url,
+                timeout=settings.telegram_poll_timeout,
+            )
+            self._poll_task = asyncio.get_running_loop().create_task(self._poll())
+        self.inbox.sweep_soon()
+        log.info(
+            "Kanal Aduan is running (%s): Telegram %s, web %s",
+            config.city_name,
+            settings.telegram_mode,
+            self.web.url,
+        )
+
+    async def _join(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Register this process; on SQLite refuse a second one; take back a dead
+        predecessor's claims at once."""
+        settings = self.settings
+        self.workers = SqlWorkers(
+            sessions, new_worker_id(), timeout=settings.worker_timeout_seconds
+        )
+        now = self.clock.now()
+        if is_sqlite(settings.database_url):
+            others = await self.workers.others_alive(now)
+            if others:
+                first = others[0]
+                raise SystemExit(
+                    f"another Kanal Aduan process (pid {first.pid} on {first.host}) is running "
+                    "on this SQLite database; stop it first, or use PostgreSQL to run several"
+                )
+        await self.workers.register(now)
+        released = await self.workers.release_orphans(now)
+        if released:
+            log.info("took back %d update(s)/message(s) held by a stopped process", released)
+
+    async def _poll(self) -> None:
+        assert self.poller is not None
+        await self.poller.run()
+        if self.poller.fatal and self.fatal is not None and not self.fatal.done():
+            self.fatal.set_result(self.poller.fatal)
+
+    async def _heartbeat(self) -> None:
+        await self.workers.heartbeat(self.clock.now(), self.settings.outbox_lease_seconds)
+
+    async def _housekeeping(self) -> None:
+        before = self.clock.now() - timedelta(days=self.settings.inbox_retention_days)
+        forgotten = await self.inbox_store.forget_done(before)
+        if forgotten:
+            log.info("forgot %d handled update(s) older than %s", forgotten, before.date())
 
     async def stop(self) -> None:
         # Stop taking updates first, so replies to the last ones are still delivered.
-        application = self.application
-        if application is not None:
-            if application.updater is not None and application.updater.running:
-                await application.updater.stop()
-            if application.running:
-                await application.stop()
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._poll_task
+        if self.web is not None:
+            await self.web.stop()
+        inbox: Inbox | None = getattr(self, "inbox", None)
+        if inbox is not None:
+            await inbox.close(grace=5.0)
         scheduler: BotScheduler | None = getattr(self, "scheduler", None)
         if scheduler is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.deliverer.run_once(), timeout=5.0)
             await scheduler.stop()
-        if application is not None:
-            await application.shutdown()
-        await self.db.dispose()
+        workers: SqlWorkers | None = getattr(self, "workers", None)
+        if workers is not None:
+            with contextlib.suppress(Exception):
+                await workers.deregister()
+        if self.bot is not None:
+            with contextlib.suppress(Exception):
+                await self.bot.shutdown()
+        db = getattr(self, "db", None)
+        if db is not None:
+            await db.dispose()
 
     async def dispatch(self, inbound: Inbound) -> str | None:
         if inbound.is_private:
@@ -174,26 +281,17 @@ class KanalAduan:
         finally:
             await reporter_unreachable(self.ctx, item.channel, item.chat_id)
 
-    async def on_failure(self, inbound: Inbound | None) -> str | None:
-        """An update could not be handled: say so, without details, and lose nothing.
-
-        Returns the text for answering a pressed button.
-        """
-        if inbound is None:
-            return None
-        text = self.ctx.t(None, "common.unknown_error")
-        try:
-            async with self.ctx.uow() as uow:
-                if inbound.is_private:
-                    citizen = await uow.citizens.find(
-                        inbound.chat.channel.value, inbound.sender.user_id
-                    )
-                    text = self.ctx.t(citizen.language if citizen else None, "common.unknown_error")
-                if inbound.kind is not InboundKind.CHOICE:
-                    key = f"failure:{inbound.update_key}"
-                    await queue(uow, inbound.chat, Reply(text), "reply", key)
-                    await uow.commit()
-            self.deliverer.wake()
-        except Exception:
-            log.exception("could not report the failure")
-        return text
+    async def on_parked(self, item: InboxItem, inbound: Inbound | None, detail: str) -> None:
+        """An update failed every attempt: it is kept (``aduan inbox``); the citizen is
+        told once, without details, and the desk is alerted with its key only."""
+        async with self.ctx.uow() as uow:
+            if inbound is not None and inbound.chat != self.ctx.desk_chat:
+                citizen = await uow.citizens.find(
+                    inbound.chat.channel.value, inbound.sender.user_id
+                )
+                text = self.ctx.t(citizen.language if citizen else None, "common.unknown_error")
+                await queue(uow, inbound.chat, Reply(text), "reply", f"failure:{item.key}")
+            alert = self.ctx.t(None, "scheduler.parked", update=item.key)
+            await queue(uow, self.ctx.desk_chat, Reply(alert), "alert", f"parked:{item.key}")
+            await uow.commit()
+        self.deliverer.wake()

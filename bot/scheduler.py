@@ -1,4 +1,5 @@
-"""APScheduler jobs of one bot process: outbox delivery, deadline scans, the daily digest.
+"""APScheduler jobs of one bot process: outbox and inbox rounds, the heartbeat,
+deadline scans, the daily digest and housekeeping.
 
 No job store: the schedule is derived from database rows every time a job runs
 (outbox rows, deadlines on complaints, dedupe keys), so a restart resumes all
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from conversations.core.config import CityConfig
 from conversations.core.delivery import Deliverer
 from conversations.core.duties import Duties
+from conversations.core.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,26 @@ class _SkipOverlapNotices(logging.Filter):
         return "maximum number of running instances reached" not in record.getMessage()
 
 
+class Outage:
+    """Logs a repeating failure once per doubling of its count, and the recovery."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.failures = 0
+
+    def failed(self, error: BaseException) -> None:
+        self.failures += 1
+        if self.failures & (self.failures - 1) == 0:  # 1, 2, 4, 8, ...
+            log.warning(
+                "%s failed %d time(s) in a row: %s", self.what, self.failures, type(error).__name__
+            )
+
+    def ok(self) -> None:
+        if self.failures:
+            log.info("%s works again after %d failure(s)", self.what, self.failures)
+        self.failures = 0
+
+
 class BotScheduler:
     def __init__(
         self,
@@ -39,13 +62,27 @@ class BotScheduler:
         config: CityConfig,
         outbox_interval: float,
         scan_minutes: float,
+        *,
+        inbox: Inbox | None = None,
+        inbox_sweep_seconds: float = 1.0,
+        heartbeat: Callable[[], Awaitable[None]] | None = None,
+        heartbeat_seconds: float = 2.0,
+        housekeeping: Callable[[], Awaitable[None]] | None = None,
     ):
         self.deliverer = deliverer
         self.duties = duties
         self.config = config
         self.outbox_interval = outbox_interval
         self.scan_minutes = scan_minutes
+        self.inbox = inbox
+        self.inbox_sweep_seconds = inbox_sweep_seconds
+        self.heartbeat = heartbeat
+        self.heartbeat_seconds = heartbeat_seconds
+        self.housekeeping = housekeeping
         self.scheduler: Any = AsyncIOScheduler(timezone=config.timezone)
+        self._outages = {
+            name: Outage(name) for name in ("outbox round", "inbox round", "heartbeat")
+        }
 
     def start(self) -> None:
         scheduler_log = logging.getLogger("apscheduler.scheduler")
@@ -67,6 +104,29 @@ class BotScheduler:
             next_run_time=soon,
             **common,
         )
+        if self.inbox is not None:
+            self.scheduler.add_job(
+                self._sweep,
+                IntervalTrigger(seconds=self.inbox_sweep_seconds),
+                id="inbox",
+                next_run_time=soon,
+                **common,
+            )
+        if self.heartbeat is not None:
+            self.scheduler.add_job(
+                self._beat,
+                IntervalTrigger(seconds=self.heartbeat_seconds),
+                id="heartbeat",
+                **common,
+            )
+        if self.housekeeping is not None:
+            self.scheduler.add_job(
+                self._housekeep,
+                IntervalTrigger(hours=6),
+                id="housekeeping",
+                next_run_time=soon + timedelta(minutes=1),
+                **common,
+            )
         digest_at = self.config.digest_time
         self.scheduler.add_job(
             self._scan,
@@ -92,10 +152,33 @@ class BotScheduler:
                     await future
 
     async def _deliver(self) -> None:
+        # A tick claims what fell due (retries, rows of chats that were busy); the
+        # lanes it starts run on their own, so a slow chat never holds up this job.
+        await self._guarded("outbox round", self.deliverer.claim_round)
+
+    async def _sweep(self) -> None:
+        assert self.inbox is not None
+        await self._guarded("inbox round", self.inbox.sweep)
+
+    async def _beat(self) -> None:
+        assert self.heartbeat is not None
+        await self._guarded("heartbeat", self.heartbeat)
+
+    async def _guarded(self, name: str, job: Callable[[], Awaitable[object]]) -> None:
+        outage = self._outages[name]
         try:
-            await self.deliverer.run_once()
+            await job()
+        except Exception as error:
+            outage.failed(error)
+        else:
+            outage.ok()
+
+    async def _housekeep(self) -> None:
+        assert self.housekeeping is not None
+        try:
+            await self.housekeeping()
         except Exception:
-            log.exception("outbox delivery round failed")
+            log.exception("housekeeping failed")
 
     async def _scan(self) -> None:
         try:

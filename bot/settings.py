@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -41,6 +43,19 @@ class Settings(BaseSettings):
     outbox_backoff_base_seconds: float = Field(default=2.0, gt=0)
     outbox_backoff_max_seconds: float = Field(default=300.0, gt=0)
 
+    telegram_mode: Literal["polling", "webhook"] = "polling"
+    telegram_webhook_path: str = "/webhooks/telegram"
+    telegram_webhook_secret: SecretStr = Field(default=SecretStr(""))
+    public_url: str = ""
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+
+    worker_heartbeat_seconds: float = Field(default=2.0, gt=0)
+    worker_timeout_seconds: float = Field(default=10.0, gt=0)
+    inbox_max_attempts: int = Field(default=5, ge=1)
+    inbox_sweep_seconds: float = Field(default=1.0, gt=0)
+    inbox_retention_days: int = Field(default=14, ge=1)
+
     @field_validator("default_language")
     @classmethod
     def _language(cls, value: str) -> str:
@@ -58,6 +73,36 @@ class Settings(BaseSettings):
         if value.endswith("/bot"):
             raise ValueError("TELEGRAM_API_BASE_URL is scheme, host and port only (no /bot)")
         return value
+
+    @field_validator("telegram_mode", mode="before")
+    @classmethod
+    def _mode(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("PUBLIC_URL must start with https:// (or http:// for tests)")
+        return value
+
+    @field_validator("telegram_webhook_path")
+    @classmethod
+    def _webhook_path(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith("/"):
+            raise ValueError("TELEGRAM_WEBHOOK_PATH must start with /")
+        return value
+
+    def webhook_secret(self) -> str:
+        """The secret Telegram sends with every webhook call: the setting, or one
+        derived from the token (the same in every process, never the token itself)."""
+        given = self.telegram_webhook_secret.get_secret_value()
+        if given:
+            return given
+        token = self.telegram_bot_token.get_secret_value()
+        return hashlib.sha256(f"kanal-aduan-webhook:{token}".encode()).hexdigest()
 
     def city(self) -> CityConfig:
         """The city's YAML, validated; a clear message instead of a traceback when wrong."""
@@ -89,5 +134,7 @@ class Settings(BaseSettings):
             )
             if not ok
         ]
+        if self.telegram_mode == "webhook" and not self.public_url:
+            missing.append("PUBLIC_URL (needed for TELEGRAM_MODE=webhook)")
         if missing:
             raise SystemExit(f"missing settings: {', '.join(missing)} (see .env.example)")

@@ -149,16 +149,17 @@ class OfficerDesk:
 
     async def handle(self, inbound: Inbound) -> str | None:
         """Handle one group event; returns the text to answer a button press with."""
-        if not self.is_officers_chat(inbound.chat):
-            log.info(
-                "ignored %s from user %s in chat %s: not an officers' chat",
-                inbound.kind.value,
-                inbound.sender.user_id,
-                inbound.chat.chat_id,
-            )
-            return None
         async with self.ctx.uow() as uow:
             if not await uow.updates.claim(inbound.update_key):
+                return None
+            if not self.is_officers_chat(inbound.chat):
+                log.info(
+                    "ignored %s from user %s in chat %s: not an officers' chat",
+                    inbound.kind.value,
+                    inbound.sender.user_id,
+                    inbound.chat.chat_id,
+                )
+                await uow.commit()
                 return None
             if inbound.sender_is_chat:
                 # The history must name who acted; an anonymous admin cannot be named.

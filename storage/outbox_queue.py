@@ -1,77 +1,71 @@
-"""Claiming and settling outbox rows; PostgreSQL claims with SKIP LOCKED."""
+"""Claiming and settling outbox rows for one worker; PostgreSQL claims with SKIP LOCKED."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from conversations.core.domain import CardLink, OutboxItem
+from storage.claims import claim_lanes, release_rows
 from storage.mapping import to_record
 from storage.tables import CardLinkRow, CitizenRow, OutboxRow
+from storage.workers import OUTBOX
 
 UNSENT = ("pending", "sending")
 
 
 class SqlOutboxQueue:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        owner: str | None = None,
+        owner_timeout: float = 10.0,
+    ):
         self._sessions = sessions
+        self.owner = owner or uuid.uuid4().hex
+        self.owner_timeout = owner_timeout
 
-    async def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
-        o: Any = OutboxRow
+    async def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        per_chat: int = 10,
+        skip: Sequence[tuple[str, str]] = (),
+    ) -> list[OutboxItem]:
         async with self._sessions() as session, session.begin():
-            due = or_(
-                and_(
-                    o.status == "pending",
-                    or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now),
-                ),
-                and_(o.status == "sending", o.lease_until <= now),
+            rows = await claim_lanes(
+                session,
+                OUTBOX,
+                owner=self.owner,
+                now=now,
+                owner_cutoff=now - timedelta(seconds=self.owner_timeout),
+                lease_seconds=lease_seconds,
+                limit=limit,
+                per_lane=per_chat,
+                skip_lanes=list(skip),
             )
-            query = select(OutboxRow).where(due).order_by(o.id).limit(max(1, limit) * 4)
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = list((await session.execute(query)).scalars())
-            if not rows:
-                return []
-            chats = {row.chat_id for row in rows}
-            first = await session.execute(
-                select(o.chat_id, func.min(o.id))
-                .where(o.chat_id.in_(chats), o.status.in_(UNSENT))
-                .group_by(o.chat_id)
-            )
-            oldest: dict[str, int] = {str(chat): int(ident) for chat, ident in first.all()}
-            chosen: list[OutboxRow] = []
-            taken: set[str] = set()
-            blocked: set[str] = set()
-            for row in rows:
-                # Per-chat order: a chat's rows go out one after another, oldest first.
-                if row.chat_id in blocked:
-                    continue
-                if oldest.get(row.chat_id) != row.id and row.chat_id not in taken:
-                    blocked.add(row.chat_id)
-                    continue
-                chosen.append(row)
-                taken.add(row.chat_id)
-                if len(chosen) >= limit:
-                    break
-            lease = now + timedelta(seconds=lease_seconds)
-            for row in chosen:
-                row.status = "sending"
-                row.lease_until = lease
-            items = [to_record(row, OutboxItem) for row in chosen]
-        return items
+            return [to_record(row, OutboxItem) for row in rows]
+
+    def _mine(self, item: OutboxItem) -> Any:
+        o: Any = OutboxRow
+        return (o.id == item.id) & (o.status == "sending") & (o.owner == self.owner)
 
     async def mark_sent(self, item: OutboxItem, message_id: int | None, now: datetime) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id == item.id)  # type: ignore[arg-type]
+                .where(self._mine(item))
                 .values(
                     status="sent",
                     sent_at=now,
                     sent_message_id=message_id,
+                    owner=None,
                     lease_until=None,
                     attempts=item.attempts + 1,
                     error=None,
@@ -94,31 +88,34 @@ class SqlOutboxQueue:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id == item.id, OutboxRow.status == "sending")  # type: ignore[arg-type]
+                .where(self._mine(item))
                 .values(
                     status="pending",
                     next_attempt_at=at,
+                    owner=None,
                     lease_until=None,
                     attempts=item.attempts + (1 if count_attempt else 0),
                     error=error[:500],
                 )
             )
 
-    async def release(self, item: OutboxItem) -> None:
+    async def release(self, items: Sequence[OutboxItem]) -> None:
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == item.id, OutboxRow.status == "sending")  # type: ignore[arg-type]
-                .values(status="pending", lease_until=None)
+            await release_rows(
+                session, OUTBOX, self.owner, [i.id for i in items if i.id is not None]
             )
 
     async def mark_failed(self, item: OutboxItem, error: str, now: datetime) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id == item.id)  # type: ignore[arg-type]
+                .where(self._mine(item))
                 .values(
-                    status="failed", lease_until=None, attempts=item.attempts + 1, error=error[:500]
+                    status="failed",
+                    owner=None,
+                    lease_until=None,
+                    attempts=item.attempts + 1,
+                    error=error[:500],
                 )
             )
 
@@ -133,7 +130,7 @@ class SqlOutboxQueue:
             await session.execute(
                 update(OutboxRow)
                 .where(o.chat_id == item.chat_id, o.channel == item.channel, o.status.in_(UNSENT))
-                .values(status="unreachable", lease_until=None, error=error[:500])
+                .values(status="unreachable", owner=None, lease_until=None, error=error[:500])
             )
             await session.execute(
                 update(CitizenRow)

@@ -35,9 +35,9 @@ from storage.tables import (
     ComplaintRow,
     DialogueRow,
     EventRow,
+    InboxRow,
     OfficerRequestRow,
     OutboxRow,
-    ProcessedUpdateRow,
     TicketCounterRow,
 )
 
@@ -51,14 +51,38 @@ class SqlUpdateLog:
         self.session = session
 
     async def claim(self, key: str) -> bool:
-        if await self.session.get(ProcessedUpdateRow, key) is not None:
-            return False
-        try:
-            async with self.session.begin_nested():
-                self.session.add(ProcessedUpdateRow(key=key, at=_utcnow()))
-        except IntegrityError:
-            return False
-        return True
+        """Mark the update handled in this transaction; False when it was handled before.
+
+        The update's inbox row is marked done, so the change it causes and its
+        dedupe commit together. An event that never went through the inbox (a
+        direct call) gets a done row of its own.
+        """
+        i: Any = InboxRow
+        now = _utcnow()
+        marked = await self.session.execute(
+            update(InboxRow)
+            .where(i.key == key, i.status != "done")
+            .values(status="done", processed_at=now, payload=None, owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        if marked.rowcount:  # type: ignore[attr-defined]
+            return True
+        sqlite = self.session.get_bind().dialect.name == "sqlite"
+        statement: Any = (sqlite_insert if sqlite else postgresql_insert)(InboxRow)
+        inserted = await self.session.execute(
+            statement.values(
+                key=key[:160],
+                channel=key.split(":", 1)[0][:16],
+                chat_key="",
+                status="done",
+                attempts=0,
+                received_at=now,
+                processed_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(i.id)
+        )
+        return inserted.scalar_one_or_none() is not None
 
 
 class SqlCitizens:

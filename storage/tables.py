@@ -9,10 +9,39 @@ from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
-class ProcessedUpdateRow(SQLModel, table=True):
-    __tablename__ = "processed_update"
-    key: str = Field(primary_key=True, max_length=120)
-    at: datetime
+class InboxRow(SQLModel, table=True):
+    """Every inbound update, stored before it is acknowledged; the key dedupes it."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        Index("ix_inbox_status_id", "status", "id"),
+        Index("ix_inbox_chat_status_id", "chat_key", "status", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=160, unique=True)
+    channel: str = Field(max_length=16)
+    chat_key: str = Field(max_length=96)
+    # The raw update as the platform sent it; cleared once handled (it holds personal data).
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    status: str = Field(default="pending", max_length=12)
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    owner: str | None = Field(default=None, max_length=40)
+    lease_until: datetime | None = None
+    received_at: datetime
+    processed_at: datetime | None = None
+    error: str | None = None
+
+
+class WorkerRow(SQLModel, table=True):
+    """A running bot process; its heartbeat keeps its claims on inbox and outbox rows."""
+
+    __tablename__ = "worker"
+    id: str = Field(primary_key=True, max_length=40)
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
 
 
 class CitizenRow(SQLModel, table=True):
@@ -120,7 +149,10 @@ class EventRow(SQLModel, table=True):
 
 class OutboxRow(SQLModel, table=True):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "next_attempt_at"),
+        Index("ix_outbox_chat_status_id", "chat_id", "status", "id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(max_length=160, unique=True)
     channel: str = Field(max_length=16)
@@ -132,6 +164,7 @@ class OutboxRow(SQLModel, table=True):
     status: str = Field(default="pending", max_length=12)
     attempts: int = 0
     next_attempt_at: datetime | None = None
+    owner: str | None = Field(default=None, max_length=40)
     lease_until: datetime | None = None
     created_at: datetime
     sent_at: datetime | None = None

@@ -31,6 +31,7 @@ from storage.outbox_queue import SqlOutboxQueue
 from storage.schedule_queries import SqlScheduleQueries
 from storage.tables import CitizenRow, OutboxRow
 from storage.unit_of_work import SqlUnitOfWork
+from storage.workers import SqlWorkers, new_worker_id
 from tests.fakes.telegram_api import TINY_JPEG, FakeTelegram
 from tests.support.bot import ADMIN_CHAT_ID, TOKEN, running_bot
 from tests.support.core import Core, build_core
@@ -61,8 +62,9 @@ def core(engine: AsyncEngine, tmp_path: Path) -> Core:
 
 def deliverer(engine: AsyncEngine, bot: Bot, core: Core | None = None, **kw: object) -> Deliverer:
     limits = kw.pop("limits", None) or SendLimits(**FAST)  # type: ignore[arg-type]
+    owner = kw.pop("owner", None)
     d = Deliverer(
-        SqlOutboxQueue(session_factory(engine)),
+        SqlOutboxQueue(session_factory(engine), owner=owner),  # type: ignore[arg-type]
         {Channel.TELEGRAM.value: TelegramSender(bot)},
         LocalFileStore(Path("/nonexistent")),
         SystemClock(),
@@ -258,10 +260,26 @@ async def test_two_processes_deliver_each_row_once(
             )
         await uow.commit()
     engines = [create_engine(database_url) for _ in range(count)]
+    beats: list[asyncio.Task[None]] = []
+
+    async def heartbeat(process: SqlWorkers) -> None:
+        while True:
+            await asyncio.sleep(1)
+            await process.heartbeat(datetime.now(UTC), lease_seconds=120)
+
     try:
-        for extra in engines:
+        owners = []
+        for number, extra in enumerate(engines):
             await migrate.upgrade(extra)
-        workers = [deliverer(e, bot, batch=50) for e in engines]
+            # Two live processes: each registered, with a heartbeat, as if on its own host.
+            process = SqlWorkers(session_factory(extra), new_worker_id(), host=f"host-{number}")
+            await process.register(datetime.now(UTC))
+            owners.append(process.id)
+            beats.append(asyncio.create_task(heartbeat(process)))
+        workers = [
+            deliverer(e, bot, batch=50, owner=owner)
+            for e, owner in zip(engines, owners, strict=True)
+        ]
 
         async def work(d: Deliverer, engine: AsyncEngine) -> int:
             # Like the scheduled job of a process: run rounds until nothing is left.
@@ -275,6 +293,8 @@ async def test_two_processes_deliver_each_row_once(
 
         results = await asyncio.gather(*(work(w, e) for w, e in zip(workers, engines, strict=True)))
     finally:
+        for beat in beats:
+            beat.cancel()
         for extra in engines:
             await extra.dispose()
     sent = Counter(s.text for s in fake.sent)

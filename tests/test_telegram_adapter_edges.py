@@ -41,16 +41,17 @@ async def test_a_failure_in_the_officers_group_is_said_there_without_details(
 ) -> None:
     budi = fake.private_user(user_id=DESK_OFFICER, first_name="Budi")
     admin = fake.group(chat_id=ADMIN_CHAT_ID, title="Meja Aduan", admins=[DESK_OFFICER])
-    async with running_bot(fake, sqlite_url, tmp_path) as app:
+    async with running_bot(fake, sqlite_url, tmp_path, inbox_max_attempts=2) as app:
 
         async def broken(inbound: Inbound) -> str | None:
             raise RuntimeError("database exploded at line 42")
 
         monkeypatch.setattr(app.officers, "handle", broken)
-        budi.send_command_in(admin, "/antrian")
+        update = budi.send_command_in(admin, "/antrian")
         said = await fake.wait_for(
-            lambda: [t for t in fake.texts_to(ADMIN_CHAT_ID) if "gangguan" in t]
+            lambda: [t for t in fake.texts_to(ADMIN_CHAT_ID) if "gagal diproses" in t]
         )
+    assert f"tg:{update['update_id']}" in said[0]
     assert "exploded" not in said[0] and "Traceback" not in said[0]
 
 

@@ -1,9 +1,13 @@
-"""Delivers outbox rows: per-chat order, Telegram's limits, retries and backoff.
+"""Delivers outbox rows: per-chat order, the platforms' limits, retries and backoff.
 
-Rows are claimed from the database (a lease, ``SKIP LOCKED`` on PostgreSQL), so
-several processes can deliver from one queue and a crash loses nothing: a row
-whose lease runs out is claimed again. Each chat's rows go out one after the
-other, oldest first; many chats are served at once, paced by ``SendLimits``.
+Rows are claimed from the database by this process's worker id (``SKIP LOCKED``
+on PostgreSQL); the heartbeat keeps extending the leases of the rows it holds,
+so a row waiting for a slow chat is never claimed a second time, and a process
+that dies loses its claims within seconds. Each chat is a lane (``Lanes``): its
+rows go out one after the other, oldest first, paced by ``SendLimits``; a lane
+waiting on its chat's limit (a group's 20 per minute, a 429) never holds up
+another chat, because claiming goes on beside the lanes: after every commit
+(``wake``) and on every tick of the scheduler.
 
 Outcomes: sent -> ``sent``; 429 -> rescheduled after ``retry_after`` (not counted
 as a failed attempt); 5xx/network -> rescheduled with exponential backoff and
@@ -22,12 +26,12 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from conversations.core.domain import OutboxItem
+from conversations.core.lanes import Lanes
 from conversations.core.ports import (
     Clock,
     FileStore,
@@ -41,10 +45,16 @@ from conversations.core.ratelimit import SendLimits
 log = logging.getLogger(__name__)
 
 Notice = Callable[[OutboxItem, str], Awaitable[None]]
+# Rows of one chat held at once: a slow group cannot take every slot.
+PER_CHAT = 10
 
 
 async def _nothing(item: OutboxItem, detail: str) -> None:
     return None
+
+
+def lane_of(item: OutboxItem) -> str:
+    return f"{item.channel}:{item.chat_id}"
 
 
 class Deliverer:
@@ -75,137 +85,139 @@ class Deliverer:
         self.backoff_max = backoff_max
         self.on_failed: Notice = on_failed or _nothing
         self.on_unreachable: Notice = on_unreachable or _nothing
-        self._lock = asyncio.Lock()
-        self._woken = False
+        self.lanes: Lanes[OutboxItem] = Lanes(self._send_next, self._hand_back)
+        self._round_lock = asyncio.Lock()
+        self._again = False
+        self._rounds_task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._background: set[asyncio.Task[None]] = set()
+        self._settled = 0
 
     # triggering ------------------------------------------------------------
 
     def wake(self) -> None:
-        """Deliver soon (after a commit queued rows); cheap to call often."""
-        if self._woken:
+        """Claim soon (after a commit queued rows); cheap to call often."""
+        if self._stopping:
+            return
+        self._again = True
+        if self._rounds_task is not None and not self._rounds_task.done():
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        self._woken = True
-        task = loop.create_task(self._run_woken())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._rounds_task = loop.create_task(self._rounds())
 
-    async def _run_woken(self) -> None:
-        try:
-            await self.run_once()
-        except Exception:
-            log.exception("outbox delivery round failed")
+    async def _rounds(self) -> None:
+        while self._again and not self._stopping:
+            self._again = False
+            try:
+                await self.claim_round()
+            except Exception:
+                log.exception("outbox claim failed")
+                return
 
-    async def close(self, grace: float = 5.0) -> None:
-        """Stop: sends already on the wire finish and are recorded, nothing new starts.
-
-        Unsent claimed rows are handed back at once, so a restart (or another
-        process) sends them without waiting for their lease to run out.
-        """
-        self._stopping = True
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
-                async with self._lock:
-                    pass
-        tasks = list(self._background)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    # one round -------------------------------------------------------------
-
-    async def run_once(self) -> int:
-        """Deliver until nothing is due; returns how many rows were handled."""
+    async def claim_round(self) -> int:
+        """Claim due rows of chats this process is not already busy with; start their
+        lanes and return at once. Returns how many rows were claimed."""
         if self._stopping:
             return 0
-        async with self._lock:
-            self._woken = False
-            return await self._drain()
+        async with self._round_lock:
+            held = self.lanes.count()
+            room = min(self.batch, self.batch * 5 - held)
+            if room <= 0:
+                return 0
+            busy = [tuple(key.split(":", 1)) for key in self.lanes.busy(PER_CHAT)]
+            items = await self.queue.claim(
+                self.clock.now(),
+                room,
+                self.lease_seconds,
+                per_chat=PER_CHAT,
+                skip=[(channel, chat) for channel, chat in busy],
+            )
+            by_lane: dict[str, list[OutboxItem]] = defaultdict(list)
+            for item in items:
+                by_lane[lane_of(item)].append(item)
+            for key, rows in by_lane.items():
+                refused = self.lanes.add(key, rows)
+                if refused:
+                    await self.queue.release(refused)
+            return len(items)
 
-    async def _drain(self) -> int:
-        settled = 0
-        active: dict[asyncio.Task[int], int] = {}
-        try:
-            while True:
-                in_flight = sum(active.values())
-                if self._stopping and not active:
-                    return settled
-                if not self._stopping and (not active or in_flight <= self.batch // 2):
-                    items = await self.queue.claim(
-                        self.clock.now(), self.batch - in_flight, self.lease_seconds
-                    )
-                    claimed_at = time.monotonic()
-                    by_chat: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
-                    for item in items:
-                        by_chat[(item.channel, item.chat_id)].append(item)
-                    for rows in by_chat.values():
-                        task = asyncio.create_task(self._chat(rows, claimed_at))
-                        active[task] = len(rows)
-                if not active:
-                    return settled
-                done, _ = await asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    active.pop(task)
-                    settled += task.result()
-        finally:
-            for task in active:
-                task.cancel()
-            for task in active:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+    async def run_once(self) -> int:
+        """Deliver until nothing is due; returns how many rows were settled.
 
-    async def _chat(self, items: list[OutboxItem], claimed_at: float) -> int:
-        done = 0
-        for index, item in enumerate(items):
-            # A slow chat (a busy group) must not outlive its lease, or another
-            # process would claim the same rows: hand the rest back instead.
-            if self._stopping or time.monotonic() - claimed_at > self.lease_seconds * 0.75:
-                for later in items[index:]:
-                    await self.queue.release(later)
-                break
+        For tests, benchmarks and shutdown; the running bot claims on ``wake`` and
+        on the scheduler's tick instead.
+        """
+        before = self._settled
+        while not self._stopping:
+            claimed = await self.claim_round()
+            if not claimed:
+                if not self.lanes.count():
+                    break
+                await self.lanes.wait_idle()
+        return self._settled - before
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Stop: sends already on the wire finish and are recorded, nothing new starts;
+        rows claimed but not sent are handed back for a restart or another process."""
+        self._stopping = True
+        if self._rounds_task is not None:
+            self._rounds_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._rounds_task
+        await self.lanes.close(grace)
+
+    # one lane ---------------------------------------------------------------
+
+    async def _send_next(self, lane: str, item: OutboxItem) -> bool:
+        result = await self._deliver(item)
+        pause = 0.5
+        while True:
             try:
-                ok = await self._one(item)
-            except Exception:
-                log.exception("outbox item %s: settling failed", item.id)
-                ok = False
-            done += 1
-            if not ok:
-                # Keep the chat's order: later rows wait until this one goes out.
-                for later in items[index + 1 :]:
-                    await self.queue.release(later)
+                carry_on = await self._settle(item, result)
                 break
-        return done
+            except Exception as error:
+                # The send happened; sending again would duplicate it. Keep trying
+                # to record it (the database may be back in a moment).
+                if self._stopping:
+                    raise
+                log.warning(
+                    "outbox item %s: cannot record the outcome (%s); retrying in %.0f s",
+                    item.id,
+                    type(error).__name__,
+                    pause,
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+        self._settled += 1
+        # A row that must wait keeps the chat's later rows waiting behind it, in order.
+        return carry_on
 
-    async def _one(self, item: OutboxItem) -> bool:
+    async def _deliver(self, item: OutboxItem) -> SendResult:
         sender = self.senders.get(item.channel)
         if sender is None:
-            await self.queue.mark_failed(item, f"no sender for {item.channel}", self.clock.now())
-            await self._notify(self.on_failed, item, "no sender")
-            return False
+            return SendResult(SendOutcome.REJECTED, detail=f"no sender for {item.channel}")
         try:
             count = sender.message_count(item)
         except Exception:  # a broken payload fails in deliver(), where it is reported
             count = 1
         await self.limits.acquire(item.chat_id, count)
         try:
-            result = await sender.deliver(item, self.files)
+            return await sender.deliver(item, self.files)
         except Exception as error:  # a bug in rendering must not stop the queue
             log.exception("outbox item %s could not be sent", item.id)
-            result = SendResult(SendOutcome.TRANSIENT, detail=type(error).__name__)
-        return await self._settle(item, result)
+            return SendResult(SendOutcome.TRANSIENT, detail=type(error).__name__)
+
+    async def _hand_back(self, lane: str, items: list[OutboxItem]) -> None:
+        await self.queue.release(items)
 
     def backoff(self, attempts: int) -> float:
         """Seconds before retry number ``attempts + 1``: exponential, with jitter."""
         return min(self.backoff_max, self.backoff_base * 2.0**attempts) * (0.5 + random.random())
 
     async def _settle(self, item: OutboxItem, result: SendResult) -> bool:
+        """Record the outcome; True when the chat's next row may go now."""
         now = self.clock.now()
         detail = result.detail or result.outcome.value
         if result.outcome is SendOutcome.SENT:
@@ -217,7 +229,7 @@ class Deliverer:
             log.error("group %s refuses the bot: %s", item.chat_id, detail)
             await self.queue.mark_failed(item, detail, now)
             await self._notify(self.on_unreachable, item, detail)
-            return False
+            return True
         if result.outcome is SendOutcome.FORBIDDEN:
             log.info("chat %s blocked the bot; marked unreachable", item.chat_id)
             await self.queue.mark_unreachable(item, detail, now)
@@ -235,7 +247,7 @@ class Deliverer:
             log.warning("outbox item %s failed: %s", item.id, detail)
             await self.queue.mark_failed(item, detail, now)
             await self._notify(self.on_failed, item, detail)
-            return False
+            return True
         delay = self.backoff(item.attempts)
         await self.queue.reschedule(item, now + timedelta(seconds=delay), detail)
         return False

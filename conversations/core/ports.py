@@ -185,17 +185,26 @@ class MessageSender(Protocol):
 
 
 class OutboxQueue(Protocol):
-    """The delivery side of the outbox; each call is its own transaction."""
+    """The delivery side of the outbox; each call is its own transaction. Claims are
+    held by one worker (this process) and kept alive by its heartbeat."""
 
-    async def claim(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
-        """Due items, oldest first, at most the oldest unsent ones per chat."""
+    async def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        per_chat: int = 10,
+        skip: Sequence[tuple[str, str]] = (),
+    ) -> list[OutboxItem]:
+        """Due rows, oldest first, from the head of each chat on, at most ``per_chat``
+        of one chat; ``skip`` leaves out (channel, chat_id) lanes held already."""
 
     async def mark_sent(self, item: OutboxItem, message_id: int | None, now: datetime) -> None: ...
     async def reschedule(
         self, item: OutboxItem, at: datetime, error: str, count_attempt: bool = True
     ) -> None: ...
-    async def release(self, item: OutboxItem) -> None:
-        """Hand a claimed row back untouched (not sent, no attempt counted)."""
+    async def release(self, items: Sequence[OutboxItem]) -> None:
+        """Hand claimed rows back untouched (not sent, no attempt counted)."""
 
     async def mark_failed(self, item: OutboxItem, error: str, now: datetime) -> None: ...
     async def mark_unreachable(self, item: OutboxItem, error: str, now: datetime) -> None: ...

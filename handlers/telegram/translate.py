@@ -131,7 +131,10 @@ def from_update(update: Update) -> Inbound | None:
         )
         return replace(base, kind=InboundKind.PHOTO, media=(media,), text=message.caption)
     if message.contact is not None:
-        phone = message.contact.phone_number
+        # Only the sender's own contact card tells their number; anyone can share
+        # someone else's.
+        own = message.contact.user_id == message.from_user.id
+        phone = message.contact.phone_number if own else None
         return replace(
             base,
             kind=InboundKind.CONTACT,

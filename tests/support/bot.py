@@ -25,6 +25,7 @@ def bot_settings(
         "database_url": database_url,
         "media_dir": tmp_path / "media",
         "telegram_poll_timeout": 1,
+        "web_port": 0,
         "outbox_interval_seconds": 0.2,
         # Conversations in tests run faster than a person types; tests about the
         # rate limits themselves set these back to Telegram's figures.
