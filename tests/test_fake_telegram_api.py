@@ -227,3 +227,46 @@ async def test_group_press_formatting_and_limits(fake: FakeTelegram, bot: Bot) -
     assert fake.max_rate(1.0, chat_id=2001) == 4
     assert fake.limit_violations() == ["private chat 2001: 4 messages within 1s (burst limit 3)"]
     assert fake.all_texts_except([group]) == [f"pesan {n}" for n in range(4)]
+
+
+async def test_webhook_mode_posts_updates_with_the_secret_until_answered(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    from aiohttp import web
+
+    received: list[tuple[str | None, dict[str, object]]] = []
+    answers = [500, 200, 200]
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(
+            (request.headers.get("X-Telegram-Bot-Api-Secret-Token"), await request.json())
+        )
+        return web.Response(status=answers.pop(0) if answers else 200)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="s3cret")
+        with pytest.raises(Exception, match="webhook is active"):
+            await bot.get_updates(timeout=0)
+        siti = fake.private_user(1001)
+        first = siti.send_text("satu")
+        second = siti.send_text("dua")
+        await fake.wait_for(lambda: len(fake.delivered_updates) == 2)
+        # The first POST got a 500 and was retried; order kept; the secret on every call.
+        assert [u["update_id"] for _, u in received] == [
+            first["update_id"],
+            first["update_id"],
+            second["update_id"],
+        ]
+        assert {secret for secret, _ in received} == {"s3cret"}
+        assert (await bot.get_webhook_info()).url.endswith("/hook")
+        assert await bot.delete_webhook()
+        assert await bot.get_updates(timeout=0) == ()
+    finally:
+        await runner.cleanup()

@@ -62,11 +62,18 @@ def _bot_username(message: Message) -> str:
         return ""
 
 
+def _ids_ok(*values: object) -> bool:
+    # The Bot API's ids are integers; anything else is not from Telegram.
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
 def from_update(update: Update) -> Inbound | None:
     key = f"tg:{update.update_id}"
     query = update.callback_query
     if query is not None:
         if query.message is None or not isinstance(query.message, Message):
+            return None
+        if not _ids_ok(query.message.chat.id, query.from_user.id, query.message.message_id):
             return None
         return Inbound(
             chat=_address(query.message),
@@ -80,6 +87,8 @@ def from_update(update: Update) -> Inbound | None:
         )
     message = update.message
     if message is None or message.from_user is None:
+        return None
+    if not _ids_ok(message.chat.id, message.from_user.id, message.message_id):
         return None
     sender = person(message.from_user)
     as_chat = message.sender_chat is not None and message.sender_chat.id == message.chat.id

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Protocol
 
+import aiohttp
 from aiohttp import web
 
 JSON = dict[str, Any]
@@ -747,12 +748,18 @@ class FakeTelegram:
         # may share a virtual clock with the bot's rate limiter to check limits fast.
         self.send_clock: Callable[[], float] = time.monotonic
         self._fail_rules: list[FailRule] = []
+        self._slow: dict[str, float] = {}
         self._blocked: set[int] = set()
         self._cursors: dict[int, int] = {}
         self._in_flight = 0
         self._last_activity = time.monotonic()
         self._closing = False
         self._poll_generation = 0
+        # Webhook mode: updates are POSTed to this URL instead of waiting for getUpdates.
+        self.webhook_url: str | None = None
+        self.webhook_secret: str | None = None
+        self.webhook_posts: list[tuple[JSON, int]] = []  # (update, HTTP status or 0)
+        self._webhook_task: asyncio.Task[None] | None = None
         self._changed: asyncio.Event | None = None
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -775,6 +782,10 @@ class FakeTelegram:
     async def stop(self) -> None:
         self._closing = True
         self._notify()
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._webhook_task
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -1072,10 +1083,21 @@ class FakeTelegram:
             if handler is None:
                 raise ApiError(404, "Not Found")
             self._check_faults(canonical, params)
+            if is_poll and self.webhook_url is not None:
+                raise ApiError(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; "
+                    "use deleteWebhook to delete the webhook first",
+                )
             if is_poll:
                 result = await self._get_updates(params, request)
             else:
                 result = await handler(params, files)
+                delay = self._slow.get(canonical)
+                if delay:
+                    # Done on the server, answered late: a client killed meanwhile
+                    # never learns that its message went out.
+                    await asyncio.sleep(delay)
         except ApiError as error:
             call.status, call.description = error.status, error.description
             return _json_response(error.envelope(), error.status)
@@ -1161,6 +1183,20 @@ class FakeTelegram:
                 method, status, retry_after if status == 429 else None, chat_id, times, description
             )
         )
+
+    def heal(self) -> None:
+        """Forget every planned failure and slowness."""
+        self._fail_rules.clear()
+        self._slow.clear()
+
+    def respond_slowly(self, method: str, seconds: float) -> None:
+        """Answer ``method`` only ``seconds`` after doing it (0: at once again)."""
+        self._slow[method] = seconds
+
+    @property
+    def calls_in_flight(self) -> int:
+        """Requests the server has taken and not yet answered (getUpdates excluded)."""
+        return self._in_flight
 
     def block(self, chat_id: FakeChat | FakeUser | int) -> None:
         self._blocked.add(chat_id if isinstance(chat_id, int) else chat_id.id)
@@ -1400,11 +1436,63 @@ class FakeTelegram:
     async def _delete_webhook(self, params: JSON, files: dict[str, UploadedFile]) -> bool:
         if _to_bool(params.get("drop_pending_updates", False)):
             self._queue.clear()
+        self.webhook_url = None
+        self.webhook_secret = None
         return True
+
+    async def _set_webhook(self, params: JSON, files: dict[str, UploadedFile]) -> bool:
+        url = str(params.get("url") or "")
+        if not url:
+            return await self._delete_webhook(params, files)
+        if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise bad_request("secret token contains unallowed characters")
+        if _to_bool(params.get("drop_pending_updates", False)):
+            self._queue.clear()
+        self.webhook_url = url
+        self.webhook_secret = None if secret is None else str(secret)
+        if self._webhook_task is None or self._webhook_task.done():
+            self._webhook_task = asyncio.get_running_loop().create_task(self._pump_webhook())
+        self._notify()
+        return True
+
+    async def _pump_webhook(self) -> None:
+        """Like Telegram: POST each update, in order, until the bot answers 2xx."""
+        async with aiohttp.ClientSession() as session:
+            while not self._closing and self.webhook_url is not None:
+                if not self._queue:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._event().wait(), 1.0)
+                    continue
+                queued = self._queue[0]
+                headers = {"Content-Type": "application/json"}
+                if self.webhook_secret is not None:
+                    headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook_secret
+                status = 0
+                try:
+                    async with session.post(
+                        self.webhook_url,
+                        data=json.dumps(queued.update),
+                        headers=headers,
+                        timeout=aiohttp.ClientTimeout(total=10),
+                    ) as response:
+                        status = response.status
+                except (aiohttp.ClientError, TimeoutError, OSError):
+                    status = 0
+                self.webhook_posts.append((queued.update, status))
+                if 200 <= status < 300:
+                    if self._queue and self._queue[0] is queued:
+                        self._queue.pop(0)
+                    self.delivered_updates.append(json.loads(json.dumps(queued.update)))
+                    self._notify()
+                else:
+                    await asyncio.sleep(0.2)  # Telegram retries later
 
     async def _get_webhook_info(self, params: JSON, files: dict[str, UploadedFile]) -> JSON:
         return {
-            "url": "",
+            "url": self.webhook_url or "",
             "has_custom_certificate": False,
             "pending_update_count": len(self._queue),
         }
@@ -1859,6 +1947,7 @@ class FakeTelegram:
             "getMe": self._get_me,
             "getUpdates": self._accept,  # dispatched to _get_updates, which needs the request
             "deleteWebhook": self._delete_webhook,
+            "setWebhook": self._set_webhook,
             "getWebhookInfo": self._get_webhook_info,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
