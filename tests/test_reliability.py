@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlmodel import col
 
 from storage.database import create_engine, is_sqlite, session_factory
 from storage.tables import CitizenRow, ComplaintRow, InboxRow
@@ -237,7 +238,7 @@ class TestWhatCitizensSendIsKeptAsItShouldBe:
         engine = create_engine(database_url)
         try:
             async with session_factory(engine)() as session:
-                return list((await session.execute(select(CitizenRow.phone))).scalars())
+                return list((await session.execute(select(col(CitizenRow.phone)))).scalars())
         finally:
             await engine.dispose()
 
