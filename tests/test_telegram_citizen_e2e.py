@@ -80,7 +80,7 @@ async def test_full_complaint_with_location_and_two_photos(
         card, photo_1, photo_2, pin = complaint_posts()
         assert ticket in text(card)
         assert "Lampu penerangan jalan" in text(card)
-        assert "Dinas Perhubungan" in text(card)
+        assert "Perangkat daerah: Dishub" in text(card)
         assert DESCRIPTION in text(card)
         assert "Siti (@siti_blitar)" in text(card)
         assert "Jl. Merdeka depan Alun-alun" in text(card)

@@ -76,6 +76,14 @@ class Citizen:
                         return await self._send(InboundKind.CHOICE, choice=choice.id)
         raise AssertionError(f"no button {label!r}; last buttons: {self.buttons()}")
 
+    async def presses_on(self, reply: Reply, label: str) -> list[Reply]:
+        """Press a button of an older message, the way a citizen scrolls up and taps it."""
+        for row in reply.choices:
+            for choice in row:
+                if choice.label == label:
+                    return await self._send(InboundKind.CHOICE, choice=choice.id)
+        raise AssertionError(f"no button {label!r} on {reply.text[:40]!r}")
+
     async def shares_location(self, latitude: float, longitude: float) -> list[Reply]:
         return await self._send(InboundKind.LOCATION, location=Location(latitude, longitude))
 
