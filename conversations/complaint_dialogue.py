@@ -222,6 +222,10 @@ def on_address(ctx: CoreContext, lang: str, dialogue: Dialogue, given: StepInput
     if given.kind is InboundKind.LOCATION and given.location is not None:
         return on_location(ctx, lang, dialogue, given)
     if given.kind is InboundKind.TEXT and given.text:
+        if len(given.text.strip()) < ctx.limits.address_min:
+            return _again(
+                ctx, lang, dialogue, "dialogue.address_too_short", min=ctx.limits.address_min
+            )
         return _address(ctx, lang, dialogue, given.text) or Outcome("photos")
     if given.kind is InboundKind.PHOTO:
         # Pin, then photos: the photo skips the address and is the first photo.

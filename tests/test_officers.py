@@ -113,6 +113,27 @@ class TestTheWholePath:
         ]
         assert events[-1].public_message == "Lubang sudah ditambal aspal."
 
+    async def test_resolving_tells_the_citizen_what_was_done_with_the_after_photo_then_asks(
+        self, city: City
+    ) -> None:
+        async with city.bot():
+            ticket = await city.file_complaint()
+            await dispatch_to_pupr(city, ticket)
+            agency_card = city.card(city.pupr, ticket)
+            await city.resolve(
+                city.pupr_officer, agency_card, "Lubang ditambal aspal panas.", photo=True
+            )
+            await city.card_shows(city.pupr, ticket, "Status: Selesai")
+            await city.citizen_hears("Beri nilai 1–5", ticket)
+            told = city.fake.messages_to(city.citizen)[-3:]
+            assert "Dinas PUPR menyatakan aduan Anda selesai." in (told[0].text or "")
+            assert "Yang sudah dilakukan:\nLubang ditambal aspal panas." in (told[0].text or "")
+            assert told[1].photo and ticket in (told[1].text or "")
+            assert "Beri nilai 1–5" in (told[2].text or "")
+            assert told[2].buttons[:5] == ["1⭐", "2⭐", "3⭐", "4⭐", "5⭐"]
+        _, events = await complaint_row(city, ticket)
+        assert events[-1].action == "resolve" and len(events[-1].attachment_ids) == 1
+
 
 class TestWhoMayAct:
     async def test_a_non_officer_pressing_a_button_is_refused_and_nothing_changes(

@@ -198,12 +198,13 @@ async def refresh_cards(
 
     ``transition`` passes its event's id and footer. Others (the reporter became
     unreachable, say) call it with the complaint alone: the edit keeps the footer
-    of the latest move and is keyed by the time.
+    of the latest move and is keyed by the time, or by ``key`` when given.
     """
     assert complaint.id is not None
+    if footer is None:
+        footer = await last_move_footer(ctx, uow, complaint)
     if key is None:
         key = f"refresh:{complaint.version}:{ctx.clock.now().isoformat()}"
-        footer = footer or await last_move_footer(ctx, uow, complaint)
     for link in await uow.cards.for_complaint(complaint.id):
         if link.role == ASK_ROLE:
             continue

@@ -240,6 +240,8 @@ class DigestFigures:
     followups: list[tuple[datetime, datetime]]
     # Overdue for verification (baru/terverifikasi): the desk's, not the agency's.
     overdue_verification: int = 0
+    # The days ``followups`` covers (the average's window).
+    followup_window_days: int = 30
 
 
 class ScheduleQueries(Protocol):

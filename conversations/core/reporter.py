@@ -175,7 +175,7 @@ async def keep_information(
     )
     await post_under_cards(ctx, uow, complaint, body, f"followup:{event.id}", photos)
     if refresh:
-        await refresh_cards(ctx, uow, complaint)
+        await refresh_cards(ctx, uow, complaint, f"followup:{event.id}")
     return event
 
 

@@ -235,7 +235,12 @@ async def _rate(
     # One notice per resolution; a changed rating is stored and shown on /aduan.
     resolved = complaint.resolved_at.isoformat() if complaint.resolved_at else str(event.id)
     await _tell_officers(ctx, uow, complaint, Reply(text), f"rated:{complaint.id}:{resolved}")
-    return [Reply(ctx.t(lang, "survey.rated", n=stars, ticket=complaint.ticket))]
+    thanks = ctx.t(lang, "survey.rated", n=stars, ticket=complaint.ticket)
+    if complaint.status is Status.SELESAI and not await _awaiting_comment(uow, complaint):
+        # The other question of the survey is still open: ask it again, with its buttons.
+        question = survey_reply(ctx, complaint, lang).choices[-1:]
+        return [Reply(f"{thanks}\n{ctx.t(lang, 'survey.still_fixed')}", choices=question)]
+    return [Reply(thanks)]
 
 
 async def _tell_officers(
