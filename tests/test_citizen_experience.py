@@ -511,6 +511,17 @@ class TestStatus:
         ) in siti.last_text
         assert "👉 Berikutnya: Dinas PUPR menindaklanjuti" in siti.last_text
 
+    async def test_a_number_typed_as_the_answer_to_a_question_stays_an_answer(
+        self, core: Core, siti: Citizen
+    ) -> None:
+        cid = await file(siti)
+        await move(core, cid, Action.REQUEST_INFO, DESK, message="Berapa lubang yang ada?")
+        await siti.says("1")
+        async with core.ctx.uow() as uow:
+            history = await uow.events.for_complaint(cid)
+        assert [(e.action, e.public_message) for e in history][-2] == ("followup", "1")
+        assert await status_of(core, cid) is Status.BARU
+
     async def test_the_officers_question_shows_only_while_it_waits(
         self, core: Core, siti: Citizen
     ) -> None:

@@ -78,6 +78,9 @@ def complaint_choices(
     """What the citizen may do with the complaint now: add information while it is open
     (and, on /status, withdraw it), ask once for a review of a rejection."""
     cid = complaint.id
+    if complaint.status is Status.TERTUNDA and not detail:
+        # The push asks a question: its answer is typed, and "1" must stay an answer.
+        return ()
     if complaint.status in OPEN_STATUSES:
         row = [Choice(f"{ADD}:{cid}", ctx.t(lang, "mine.add"))]
         if detail:
