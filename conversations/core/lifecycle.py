@@ -77,7 +77,11 @@ OPEN_STATUSES = frozenset(
 )
 # The reporter may withdraw a complaint while it is open.
 TRANSITIONS.update(
-    {(status, A.WITHDRAW): (S.DICABUT, frozenset({R.CITIZEN})) for status in OPEN_STATUSES}
+    {
+        (status, A.WITHDRAW): (S.DICABUT, frozenset({R.CITIZEN}))
+        for status in S
+        if status in OPEN_STATUSES
+    }
 )
 
 # Actions whose text the officer must give (the citizen reads it): a reason, a

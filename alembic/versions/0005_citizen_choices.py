@@ -1,7 +1,7 @@
 """citizen: the choices last offered (typed answers pick from them) and what the bot waits for
 
-Revision ID: 0004_citizen_choices
-Revises: 0003_scheduler
+Revision ID: 0005_citizen_choices
+Revises: 0004_inbox
 Create Date: 2026-11-30 09:00:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0004_citizen_choices"
-down_revision: str | None = "0003_scheduler"
+revision: str = "0005_citizen_choices"
+down_revision: str | None = "0004_inbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
