@@ -28,6 +28,7 @@ from conversations.core.inbox import Inbox, InboxItem
 from conversations.core.messages import Channel, ChatAddress, Inbound, Reply
 from conversations.core.outbox import queue
 from conversations.core.ports import Clock
+from conversations.core.profile import bot_profiles
 from conversations.core.ratelimit import SendLimits
 from conversations.core.topics import TopicSender
 from conversations.core.workdays import WorkingCalendar
@@ -41,6 +42,7 @@ from handlers.telegram.intake import (
     webhook_route,
 )
 from handlers.telegram.officers import TelegramChatAdmins, TelegramForumTopics
+from handlers.telegram.profile import introduce
 from handlers.telegram.sender import TelegramSender
 from storage import migrate
 from storage.database import create_engine, is_sqlite, session_factory
@@ -172,6 +174,7 @@ class KanalAduan:
             housekeeping=self._housekeeping,
         )
         await bot.initialize()
+        await introduce(bot, bot_profiles(self.ctx))
         routes = [health_route(sessions, self.inbox_store, self.clock)]
         if settings.telegram_mode == "webhook":
             routes.append(

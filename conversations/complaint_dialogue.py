@@ -1,6 +1,10 @@
 """The complaint dialogue, one function per step (diagram: docs/complaint-dialogue.mmd).
 
 category -> description -> location [-> address] -> photos -> privacy -> summary
+
+Every button names the step whose prompt carries it (``d:<step>:<what>``): the
+engine refuses a button of another step's prompt, and a step handler only sees
+``what`` ("skip", "send", a category code...).
 """
 
 from __future__ import annotations
@@ -10,27 +14,42 @@ from conversations.core.domain import Dialogue, Draft
 from conversations.core.messages import Choice, InboundKind, Reply
 from conversations.steps import Outcome, Step, StepInput
 
-BACK = "nav:back"
-CANCEL = "nav:cancel"
-SKIP = "nav:skip"
-DONE = "photos:done"
-SEND = "summary:send"
-EDIT = "summary:edit"
-TO_SUMMARY = "edit:summary"
+PREFIX = "d"
+BACK = "back"
+CANCEL = "cancel"
+SKIP = "skip"
+DONE = "done"
+SEND = "send"
+EDIT = "edit"
+TO_SUMMARY = "summary"
 PRIVACY = {
-    "privacy:normal": (False, False),
-    "privacy:confidential": (False, True),
-    "privacy:anonymous": (True, False),
-    "privacy:both": (True, True),
+    "normal": (False, False),
+    "confidential": (False, True),
+    "anonymous": (True, False),
+    "both": (True, True),
 }
 PHOTOS_BEFORE_EDIT = "photos_before_edit"
 EDITABLE = ("category", "description", "location", "photos", "privacy")
 FIRST_STEP = "category"
 
 
-def _nav(ctx: CoreContext, lang: str, back: bool = True) -> tuple[Choice, ...]:
-    row = [Choice(BACK, ctx.t(lang, "common.back"))] if back else []
-    row.append(Choice(CANCEL, ctx.t(lang, "common.cancel")))
+def choice_id(step: str, what: str) -> str:
+    """A button of ``step``'s prompt; short, as Telegram allows 64 bytes of button data."""
+    return f"{PREFIX}:{step}:{what}"
+
+
+def parse_choice(choice: str) -> tuple[str, str] | None:
+    """(step, what) of a dialogue button, or None for any other choice."""
+    prefix, _, rest = choice.partition(":")
+    step, _, what = rest.partition(":")
+    if prefix != PREFIX or not step or not what:
+        return None
+    return step, what
+
+
+def _nav(ctx: CoreContext, lang: str, step: str, back: bool = True) -> tuple[Choice, ...]:
+    row = [Choice(choice_id(step, BACK), ctx.t(lang, "common.back"))] if back else []
+    row.append(Choice(choice_id(step, CANCEL), ctx.t(lang, "common.cancel")))
     return tuple(row)
 
 
@@ -38,32 +57,47 @@ def _again(ctx: CoreContext, lang: str, dialogue: Dialogue, key: str, **values: 
     """Re-prompt: say what was wrong, show the step's buttons again, keep everything."""
     prompt = STEPS[dialogue.step].prompt(ctx, lang, dialogue)
     text = ctx.t(lang, key, **values)
-    return Outcome(
-        dialogue.step,
-        [
-            Reply(
-                text,
-                choices=prompt.choices,
-                ask_location=prompt.ask_location,
-                location_button=prompt.location_button,
-            )
-        ],
-        advance=False,
+    return Outcome(dialogue.step, [prompt_with(prompt, text)], advance=False)
+
+
+def prompt_with(prompt: Reply, text: str) -> Reply:
+    """Another text with a prompt's buttons and keyboard."""
+    return Reply(
+        text,
+        choices=prompt.choices,
+        ask_location=prompt.ask_location,
+        location_button=prompt.location_button,
+        remove_keyboard=prompt.remove_keyboard,
     )
+
+
+def _keep_photo(ctx: CoreContext, dialogue: Dialogue, given: StepInput) -> bool:
+    """Add the photo of ``given`` to the draft if there is room; True when kept."""
+    if given.attachment_id is None or len(dialogue.draft.photo_ids) >= ctx.limits.max_photos:
+        return False
+    dialogue.draft.photo_ids.append(given.attachment_id)
+    return True
+
+
+def has_room(ctx: CoreContext, dialogue: Dialogue) -> bool:
+    return len(dialogue.draft.photo_ids) < ctx.limits.max_photos
 
 
 # category ---------------------------------------------------------------
 
 
 def ask_category(ctx: CoreContext, lang: str, dialogue: Dialogue) -> Reply:
-    buttons = [Choice(f"cat:{c.code}", c.label(lang)) for c in ctx.config.categories]
+    buttons = [Choice(choice_id("category", c.code), c.label(lang)) for c in ctx.config.categories]
     rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
-    return Reply(ctx.t(lang, "dialogue.ask_category"), choices=(*rows, _nav(ctx, lang, back=False)))
+    return Reply(
+        ctx.t(lang, "dialogue.ask_category"),
+        choices=(*rows, _nav(ctx, lang, "category", back=False)),
+    )
 
 
 def on_category(ctx: CoreContext, lang: str, dialogue: Dialogue, given: StepInput) -> Outcome:
-    code = (given.choice or "").removeprefix("cat:")
-    if not given.choice or not given.choice.startswith("cat:") or ctx.config.category(code) is None:
+    code = given.choice or ""
+    if ctx.config.category(code) is None:
         return _again(ctx, lang, dialogue, "dialogue.ask_category_buttons")
     dialogue.draft.category = code
     return Outcome("description")
@@ -74,33 +108,59 @@ def on_category(ctx: CoreContext, lang: str, dialogue: Dialogue, given: StepInpu
 
 def ask_description(ctx: CoreContext, lang: str, dialogue: Dialogue) -> Reply:
     text = ctx.t(lang, "dialogue.ask_description", min=ctx.limits.description_min)
-    return Reply(text, choices=(_nav(ctx, lang),))
+    return Reply(text, choices=(_nav(ctx, lang, "description"),))
+
+
+def _description_problem(
+    ctx: CoreContext, lang: str, text: str, photo_kept: bool
+) -> tuple[str, dict[str, object]] | None:
+    limits = ctx.limits
+    if len(text) < limits.description_min:
+        key = (
+            "dialogue.photo_kept_caption_short" if photo_kept else "dialogue.description_too_short"
+        )
+        return key, {"length": len(text), "min": limits.description_min}
+    if len(text) > limits.description_max:
+        return "dialogue.description_too_long", {"length": len(text), "max": limits.description_max}
+    return None
 
 
 def on_description(ctx: CoreContext, lang: str, dialogue: Dialogue, given: StepInput) -> Outcome:
-    if given.kind is not InboundKind.TEXT or not given.text:
+    """Text; a photo with a caption is the description and the first photo at once."""
+    photo_kept = False
+    if given.kind is InboundKind.PHOTO:
+        photo_kept = _keep_photo(ctx, dialogue, given)
+        if not (given.text or "").strip():
+            key = (
+                "dialogue.photo_kept_needs_text"
+                if photo_kept
+                else "dialogue.description_needs_text"
+            )
+            return _again(
+                ctx,
+                lang,
+                dialogue,
+                key,
+                count=len(dialogue.draft.photo_ids),
+                max=ctx.limits.max_photos,
+            )
+    elif given.kind is not InboundKind.TEXT or not given.text:
         return _again(ctx, lang, dialogue, "dialogue.description_needs_text")
-    text = given.text.strip()
-    limits = ctx.limits
-    if len(text) < limits.description_min:
-        return _again(
-            ctx,
-            lang,
-            dialogue,
-            "dialogue.description_too_short",
-            length=len(text),
-            min=limits.description_min,
-        )
-    if len(text) > limits.description_max:
-        return _again(
-            ctx,
-            lang,
-            dialogue,
-            "dialogue.description_too_long",
-            length=len(text),
-            max=limits.description_max,
-        )
+    text = (given.text or "").strip()
+    problem = _description_problem(ctx, lang, text, photo_kept)
+    if problem is not None:
+        key, values = problem
+        photos = {"count": len(dialogue.draft.photo_ids), "max": ctx.limits.max_photos}
+        return _again(ctx, lang, dialogue, key, **{**photos, **values})
     dialogue.draft.description = text
+    if photo_kept:
+        said = ctx.t(
+            lang,
+            "dialogue.description_with_photo",
+            count=len(dialogue.draft.photo_ids),
+            max=ctx.limits.max_photos,
+        )
+        return Outcome("location", [Reply(said)])
     return Outcome("location")
 
 
@@ -110,7 +170,7 @@ def on_description(ctx: CoreContext, lang: str, dialogue: Dialogue, given: StepI
 def ask_location(ctx: CoreContext, lang: str, dialogue: Dialogue) -> Reply:
     return Reply(
         ctx.t(lang, "dialogue.ask_location"),
-        choices=(_nav(ctx, lang),),
+        choices=(_nav(ctx, lang, "location"),),
         ask_location=True,
         location_button=ctx.t(lang, "dialogue.share_location"),
     )
@@ -147,40 +207,64 @@ def on_location(ctx: CoreContext, lang: str, dialogue: Dialogue, given: StepInpu
 def ask_address(ctx: CoreContext, lang: str, dialogue: Dialogue) -> Reply:
     return Reply(
         ctx.t(lang, "dialogue.ask_address_optional"),
-        choices=((Choice(SKIP, ctx.t(lang, "dialogue.skip")),), _nav(ctx, lang)),
+        choices=(
+            (Choice(choice_id("address", SKIP), ctx.t(lang, "dialogue.skip")),),
+            _nav(ctx, lang, "address"),
+        ),
         remove_keyboard=True,
     )
 
 
 def on_address(ctx: CoreContext, lang: str, dialogue: Dialogue, given: StepInput) -> Outcome:
+    """Optional: an address, "skip", a better pin, or already the first photo."""
     if given.choice == SKIP:
         return Outcome("photos")
     if given.kind is InboundKind.LOCATION and given.location is not None:
         return on_location(ctx, lang, dialogue, given)
     if given.kind is InboundKind.TEXT and given.text:
+        if len(given.text.strip()) < ctx.limits.address_min:
+            return _again(
+                ctx, lang, dialogue, "dialogue.address_too_short", min=ctx.limits.address_min
+            )
         return _address(ctx, lang, dialogue, given.text) or Outcome("photos")
-    return _again(ctx, lang, dialogue, "dialogue.use_buttons")
+    if given.kind is InboundKind.PHOTO:
+        # Pin, then photos: the photo skips the address and is the first photo.
+        outcome = on_photos(ctx, lang, dialogue, given)
+        return Outcome("photos", outcome.replies, prompted=True)
+    return _again(ctx, lang, dialogue, "dialogue.address_or_photo")
 
 
 # photos -----------------------------------------------------------------
 
 
 def ask_photos(ctx: CoreContext, lang: str, dialogue: Dialogue) -> Reply:
-    finish = DONE if dialogue.draft.photo_ids else SKIP
-    label = "dialogue.photos_done" if dialogue.draft.photo_ids else "dialogue.skip"
+    count, limit = len(dialogue.draft.photo_ids), ctx.limits.max_photos
+    finish = DONE if count else SKIP
+    label = "dialogue.photos_done" if count else "dialogue.skip"
+    text = ctx.t(lang, "dialogue.ask_photos", max=limit)
+    if count:
+        key = "dialogue.photos_so_far_full" if count >= limit else "dialogue.photos_so_far"
+        text += " " + ctx.t(lang, key, count=count, max=limit)
     return Reply(
-        ctx.t(lang, "dialogue.ask_photos", max=ctx.limits.max_photos),
-        choices=((Choice(finish, ctx.t(lang, label)),), _nav(ctx, lang)),
+        text,
+        choices=(
+            (Choice(choice_id("photos", finish), ctx.t(lang, label)),),
+            _nav(ctx, lang, "photos"),
+        ),
         remove_keyboard=True,
     )
 
 
-def _photo_buttons(ctx: CoreContext, lang: str) -> tuple[tuple[Choice, ...], ...]:
-    return ((Choice(DONE, ctx.t(lang, "dialogue.photos_done")),), _nav(ctx, lang))
+def photo_buttons(ctx: CoreContext, lang: str) -> tuple[tuple[Choice, ...], ...]:
+    done = Choice(choice_id("photos", DONE), ctx.t(lang, "dialogue.photos_done"))
+    return ((done,), _nav(ctx, lang, "photos"))
 
 
-def photos_accept_media(ctx: CoreContext, dialogue: Dialogue) -> bool:
-    return len(dialogue.draft.photo_ids) < ctx.limits.max_photos
+def photo_received(ctx: CoreContext, lang: str, dialogue: Dialogue) -> Reply:
+    """The answer to a kept photo; at the limit it says so instead of asking for more."""
+    count, limit = len(dialogue.draft.photo_ids), ctx.limits.max_photos
+    key = "dialogue.photo_received_full" if count >= limit else "dialogue.photo_received"
+    return Reply(ctx.t(lang, key, count=count, max=limit), choices=photo_buttons(ctx, lang))
 
 
 def on_photos(ctx: CoreContext, lang: str, dialogue: Dialogue, given: StepInput) -> Outcome:
@@ -197,17 +281,11 @@ def on_photos(ctx: CoreContext, lang: str, dialogue: Dialogue, given: StepInput)
                 max_mb=ctx.limits.max_photo_bytes // (1024 * 1024),
             )
         if len(dialogue.draft.photo_ids) >= limit:
-            text = ctx.t(lang, "dialogue.photo_limit", max=limit, next=limit + 1)
-            return Outcome(
-                "photos", [Reply(text, choices=_photo_buttons(ctx, lang))], advance=False
-            )
-        if given.attachment_id is None:
+            text = ctx.t(lang, "dialogue.photo_limit", max=limit)
+            return Outcome("photos", [Reply(text, choices=photo_buttons(ctx, lang))], advance=False)
+        if not _keep_photo(ctx, dialogue, given):
             return _again(ctx, lang, dialogue, "dialogue.photo_failed")
-        dialogue.draft.photo_ids.append(given.attachment_id)
-        text = ctx.t(
-            lang, "dialogue.photo_received", count=len(dialogue.draft.photo_ids), max=limit
-        )
-        return Outcome("photos", [Reply(text, choices=_photo_buttons(ctx, lang))], advance=False)
+        return Outcome("photos", [photo_received(ctx, lang, dialogue)], advance=False)
     return _again(ctx, lang, dialogue, "dialogue.photos_need_photo")
 
 
@@ -215,16 +293,13 @@ def on_photos(ctx: CoreContext, lang: str, dialogue: Dialogue, given: StepInput)
 
 
 def ask_privacy(ctx: CoreContext, lang: str, dialogue: Dialogue) -> Reply:
+    def option(what: str) -> Choice:
+        return Choice(choice_id("privacy", what), ctx.t(lang, f"dialogue.privacy_{what}"))
+
     rows = (
-        (
-            Choice("privacy:normal", ctx.t(lang, "dialogue.privacy_normal")),
-            Choice("privacy:confidential", ctx.t(lang, "dialogue.privacy_confidential")),
-        ),
-        (
-            Choice("privacy:anonymous", ctx.t(lang, "dialogue.privacy_anonymous")),
-            Choice("privacy:both", ctx.t(lang, "dialogue.privacy_both")),
-        ),
-        _nav(ctx, lang),
+        (option("normal"), option("anonymous")),
+        (option("confidential"), option("both")),
+        _nav(ctx, lang, "privacy"),
     )
     return Reply(ctx.t(lang, "dialogue.ask_privacy"), choices=rows)
 
@@ -277,10 +352,10 @@ def ask_summary(ctx: CoreContext, lang: str, dialogue: Dialogue) -> Reply:
     )
     rows = (
         (
-            Choice(SEND, ctx.t(lang, "dialogue.summary_send")),
-            Choice(EDIT, ctx.t(lang, "dialogue.summary_edit")),
+            Choice(choice_id("summary", SEND), ctx.t(lang, "dialogue.summary_send")),
+            Choice(choice_id("summary", EDIT), ctx.t(lang, "dialogue.summary_edit")),
         ),
-        _nav(ctx, lang),
+        _nav(ctx, lang, "summary"),
     )
     return Reply(text, choices=rows)
 
@@ -294,16 +369,18 @@ def on_summary(ctx: CoreContext, lang: str, dialogue: Dialogue, given: StepInput
 
 
 def ask_edit(ctx: CoreContext, lang: str, dialogue: Dialogue) -> Reply:
-    buttons = [Choice(f"edit:{name}", ctx.t(lang, f"dialogue.edit_{name}")) for name in EDITABLE]
+    buttons = [
+        Choice(choice_id("edit", name), ctx.t(lang, f"dialogue.edit_{name}")) for name in EDITABLE
+    ]
     rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
-    rows.append((Choice(TO_SUMMARY, ctx.t(lang, "dialogue.back_to_summary")),))
+    rows.append((Choice(choice_id("edit", TO_SUMMARY), ctx.t(lang, "dialogue.back_to_summary")),))
     return Reply(ctx.t(lang, "dialogue.ask_edit"), choices=tuple(rows))
 
 
 def on_edit(ctx: CoreContext, lang: str, dialogue: Dialogue, given: StepInput) -> Outcome:
     if given.choice == TO_SUMMARY:
         return Outcome("summary", advance=False)
-    field = (given.choice or "").removeprefix("edit:")
+    field = given.choice or ""
     if field not in EDITABLE:
         return _again(ctx, lang, dialogue, "dialogue.use_buttons")
     dialogue.editing = True
@@ -317,10 +394,12 @@ STEPS: dict[str, Step] = {
     step.name: step
     for step in (
         Step("category", ask_category, on_category),
-        Step("description", ask_description, on_description),
+        # A photo at these steps is kept (the engine downloads it); at the limit it
+        # is not downloaded and the step says the limit is reached.
+        Step("description", ask_description, on_description, has_room),
         Step("location", ask_location, on_location),
-        Step("address", ask_address, on_address),
-        Step("photos", ask_photos, on_photos, photos_accept_media),
+        Step("address", ask_address, on_address, has_room),
+        Step("photos", ask_photos, on_photos, has_room),
         Step("privacy", ask_privacy, on_privacy),
         Step("summary", ask_summary, on_summary),
         Step("edit", ask_edit, on_edit),
@@ -329,3 +408,6 @@ STEPS: dict[str, Step] = {
 
 # While editing one field from the summary, these steps still belong to that field.
 CONTINUES_EDIT = {"address"}
+# Steps that take a photo themselves; at the others, the rest of an album whose first
+# photo a step took is kept by the engine.
+TAKES_PHOTOS = frozenset({"description", "address", "photos"})

@@ -18,15 +18,13 @@ import logging
 import re
 import string
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from conversations.core.cards import CARD_LIMIT, text_units
-from conversations.core.complaints import photo_payload
 from conversations.core.context import CoreContext
 from conversations.core.domain import (
     Attachment,
     CardLink,
-    Citizen,
     Complaint,
     Event,
     OfficerRequest,
@@ -35,7 +33,6 @@ from conversations.core.evidence import keep_photo
 from conversations.core.handling import (
     ASK_ROLE,
     DESK_ROLE,
-    FINAL,
     Actor,
     Conflict,
     actor_label,
@@ -55,20 +52,25 @@ from conversations.core.lifecycle import (
     plan,
 )
 from conversations.core.messages import ChatAddress, Choice, Inbound, InboundKind, Reply
-from conversations.core.outbox import queue, replied_complaint
+from conversations.core.notices import agency_short, complaint_choices
+from conversations.core.outbox import queue
 from conversations.core.ports import ChatAdmins, FileTooLarge, UnitOfWork
-from conversations.core.survey import RATED_EVENT, awaiting_comment_since
+from conversations.core.reporter import citizen_follow_up, follow_up_reply
+from conversations.core.survey import RATED_EVENT
+from conversations.core.tickets import TicketReader
+
+# The citizen's side of a complaint on hold lives in the core; kept importable here.
+__all__ = ["OfficerDesk", "citizen_follow_up", "follow_up_reply"]
 
 log = logging.getLogger(__name__)
 
 DESK_QUEUE = (Status.BARU, Status.TERVERIFIKASI)
 AGENCY_QUEUE = (Status.DIDISPOSISIKAN, Status.DITINDAKLANJUTI)
-# After an answer resumes a complaint, further messages are added to it this long.
-FOLLOW_UP_WINDOW = timedelta(minutes=10)
 QUEUE_LIMIT = 30
 HISTORY_LIMIT = 40
 REQUEST_TTL = timedelta(hours=24)
-ASK_ACTIONS = (Action.REQUEST_INFO, Action.REJECT, Action.NOT_AUTHORITY)
+# Actions whose text the officer gives by replying to the bot's prompt.
+ASK_ACTIONS = tuple(sorted(NEEDS_TEXT))
 
 
 def template_pattern(template: str, ticket: str) -> re.Pattern[str]:
@@ -131,6 +133,7 @@ class OfficerDesk:
         self.ctx = ctx
         self.admins = admins
         ticket = rf"{re.escape(ctx.config.ticket_prefix)}-\d{{4}}-\d{{4,}}"
+        self.tickets = TicketReader(ctx.config.ticket_prefix)
         self.ticket_pattern = re.compile(rf"\b{ticket}\b", re.IGNORECASE)
         # What the bot's cards and reason prompts look like, in every language: a
         # reply to any other bot message that names a ticket is no answer to anyone.
@@ -138,8 +141,8 @@ class OfficerDesk:
         self.card_headers: list[re.Pattern[str]] = []
         self.ask_prompts: list[tuple[Action, re.Pattern[str]]] = []
         for lang in catalog.languages:
-            header = catalog.t(lang, "card.text").split("{ticket}")[0] + "{ticket}"
-            self.card_headers.append(template_pattern(header, ticket))
+            for header in ("card.header_new", "card.header"):
+                self.card_headers.append(template_pattern(catalog.t(lang, header), ticket))
             for action in ASK_ACTIONS:
                 prompt = catalog.t(lang, f"officer.ask.{action.value}")
                 self.ask_prompts.append((action, template_pattern(prompt, ticket)))
@@ -342,7 +345,7 @@ class OfficerDesk:
                 await transition(
                     self.ctx, uow, complaint, Action.DISPATCH, officer.actor(role), agency=code
                 )
-                return self.t("officer.dispatched", agency=agencies[int(arg)].name)
+                return self.t("officer.dispatched", agency=agencies[int(arg)].short)
             try:
                 action = Action(verb)
             except ValueError:
@@ -375,9 +378,9 @@ class OfficerDesk:
             order = sorted(range(len(agencies)), key=lambda i: agencies[i].code != complaint.agency)
             for index in order:
                 agency = agencies[index]
-                label = agency.name
+                label = agency.short
                 if agency.code == complaint.agency:
-                    label = self.t("officer.default_agency", agency=agency.name)
+                    label = self.t("officer.default_agency", agency=agency.short)
                 rows.append((Choice(f"{prefix}:{index}", label[:64]),))
             back = f"op:back:{complaint.id}:{complaint.version}"
             rows.append((Choice(back, self.t("officer.button.back")),))
@@ -509,9 +512,24 @@ class OfficerDesk:
         if not text:
             await self._say(uow, inbound, self.t("officer.reason_empty"))
             return
+        action = Action(pending.action)
+        photos: list[Attachment] = []
         try:
+            plan(complaint.status, action, role, complaint.resume_status)
+            if inbound.kind is InboundKind.PHOTO and inbound.media:
+                # A photo with the text as its caption: the "after" photo of a resolution.
+                kept = await self._keep_officer_photo(uow, inbound, complaint)
+                if kept is None:
+                    return
+                photos.append(kept)
             await transition(
-                self.ctx, uow, complaint, Action(pending.action), officer.actor(role), message=text
+                self.ctx,
+                uow,
+                complaint,
+                action,
+                officer.actor(role),
+                message=text,
+                attachments=photos,
             )
         except IllegalTransition as error:
             self._refused(inbound, f"illegal: {error}", complaint)
@@ -530,6 +548,19 @@ class OfficerDesk:
             ),
         )
 
+    async def _keep_officer_photo(
+        self, uow: UnitOfWork, inbound: Inbound, complaint: Complaint
+    ) -> Attachment | None:
+        """The officer's photo, kept as evidence; None (and the officer told) if it failed."""
+        try:
+            return await keep_photo(self.ctx, uow, inbound, "officer", complaint.id)
+        except FileTooLarge:
+            await self._say(uow, inbound, self.t("officer.photo_too_large"))
+        except Exception:
+            log.warning("officer photo download failed", exc_info=True)
+            await self._say(uow, inbound, self.t("officer.photo_failed"))
+        return None
+
     async def _answer(
         self, uow: UnitOfWork, inbound: Inbound, complaint: Complaint, officer: Officer
     ) -> None:
@@ -538,15 +569,10 @@ class OfficerDesk:
         text = (inbound.text or "").strip()
         stored: list[Attachment] = []
         if inbound.kind is InboundKind.PHOTO and inbound.media:
-            try:
-                stored.append(await keep_photo(self.ctx, uow, inbound, "officer", complaint.id))
-            except FileTooLarge:
-                await self._say(uow, inbound, self.t("officer.photo_too_large"))
+            kept = await self._keep_officer_photo(uow, inbound, complaint)
+            if kept is None:
                 return
-            except Exception:
-                log.warning("officer photo download failed", exc_info=True)
-                await self._say(uow, inbound, self.t("officer.photo_failed"))
-                return
+            stored.append(kept)
         if not text and not stored:
             return
         role = officer.role_for(complaint) or Role.DESK
@@ -564,15 +590,22 @@ class OfficerDesk:
         )
         citizen = await uow.citizens.get(complaint.citizen_id)
         lang = citizen.language if citizen else complaint.language
-        agency = self.ctx.config.agency(complaint.agency)
         message = self.ctx.t(
             lang,
             "notify.answer",
             ticket=complaint.ticket,
-            agency=agency.name if agency else complaint.agency,
+            agency=agency_short(self.ctx, complaint.agency),
             message=text or self.ctx.t(lang, "notify.photo_only"),
         )
-        await push_to_citizen(self.ctx, uow, complaint, message, f"push:{event.id}", stored)
+        await push_to_citizen(
+            self.ctx,
+            uow,
+            complaint,
+            message,
+            f"push:{event.id}",
+            stored,
+            complaint_choices(self.ctx, complaint, lang),
+        )
         await self._say(uow, inbound, self.t("officer.answer_sent", ticket=complaint.ticket))
 
     # commands ------------------------------------------------------------------------
@@ -622,7 +655,7 @@ class OfficerDesk:
         await self._say(uow, inbound, self.t("officer.note_saved", ticket=complaint.ticket))
 
     async def _show_complaint(self, uow: UnitOfWork, inbound: Inbound, officer: Officer) -> None:
-        ticket = inbound.args.strip().split()[0] if inbound.args.strip() else ""
+        ticket = self.tickets.find(inbound.args) or inbound.args.strip().split(" ")[0]
         if not ticket:
             await self._say(uow, inbound, self.t("officer.aduan_usage"))
             return
@@ -711,183 +744,3 @@ class OfficerDesk:
             if topic is not None:
                 return topic.agency
         return None
-
-
-# the citizen's side: information for a complaint on hold ---------------------------
-
-
-async def citizen_follow_up(
-    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound
-) -> list[Reply] | None:
-    """While a complaint is ``tertunda``, the citizen's next message is the information
-    asked for: attach it, copy it to the officers, and resume the complaint. Messages
-    right after that (the rest of an album, a second text) are added to it too."""
-    if inbound.kind not in (InboundKind.TEXT, InboundKind.PHOTO) or citizen.id is None:
-        return None
-    replied = await replied_complaint(uow, citizen, inbound)
-    if replied is not None and replied.status is Status.TERTUNDA:
-        return await _answer(ctx, uow, citizen, inbound, replied)
-    recent = await _recently_resumed(ctx, uow, citizen.id)
-    if recent is not None and (replied is None or replied.id == recent.id):
-        return await _answer(ctx, uow, citizen, inbound, recent, resume=False)
-    waiting = await uow.complaints.pending_for_citizen(citizen.id)
-    if not waiting or await _survey_comment_is_newer(uow, citizen.id, waiting):
-        return None
-    if len(waiting) > 1:
-        tickets = ", ".join(c.ticket for c in waiting)
-        return [Reply(ctx.t(citizen.language, "followup.which", tickets=tickets))]
-    return await _answer(ctx, uow, citizen, inbound, waiting[0])
-
-
-async def follow_up_reply(
-    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound
-) -> list[Reply] | None:
-    """A reply handler: a Telegram reply to a message about a complaint on hold is the
-    answer for that complaint, even while a dialogue is open."""
-    if inbound.kind not in (InboundKind.TEXT, InboundKind.PHOTO) or citizen.id is None:
-        return None
-    replied = await replied_complaint(uow, citizen, inbound)
-    if replied is None or replied.status is not Status.TERTUNDA:
-        return None
-    return await _answer(ctx, uow, citizen, inbound, replied)
-
-
-async def _answer(
-    ctx: CoreContext,
-    uow: UnitOfWork,
-    citizen: Citizen,
-    inbound: Inbound,
-    complaint: Complaint,
-    resume: bool = True,
-) -> list[Reply] | None:
-    """Keep the citizen's information; the first answer also resumes the complaint."""
-    stored = await _keep_information(ctx, uow, citizen, inbound, complaint)
-    if stored is None or isinstance(stored, Reply):
-        return None if stored is None else [stored]
-    lang = citizen.language
-    if not resume:
-        return [Reply(ctx.t(lang, "followup.more", ticket=complaint.ticket))]
-    actor = Actor(Role.CITIZEN, str(citizen.id), citizen.display_name)
-    await transition(ctx, uow, complaint, Action.RESUME, actor, notify_citizen=False)
-    status = ctx.t(lang, f"status_label.{complaint.status.value}")
-    return [Reply(ctx.t(lang, "followup.received", ticket=complaint.ticket, status=status))]
-
-
-async def _keep_information(
-    ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, inbound: Inbound, complaint: Complaint
-) -> Event | Reply | None:
-    """Store the message as a ``followup`` event and copy it to the officers; a Reply
-    when a photo could not be kept, None when there is nothing to keep."""
-    assert complaint.id is not None
-    lang = citizen.language
-    photos: list[Attachment] = []
-    if inbound.kind is InboundKind.PHOTO and inbound.media:
-        try:
-            photos.append(await keep_photo(ctx, uow, inbound, "citizen", complaint.id, citizen.id))
-        except FileTooLarge:
-            return Reply(ctx.t(lang, "followup.too_large"))
-        except Exception:
-            log.warning("follow-up photo download failed", exc_info=True)
-            return Reply(ctx.t(lang, "followup.failed"))
-    text = (inbound.text or "").strip()
-    if not text and not photos:
-        return None
-    event = await uow.events.add(
-        Event(
-            complaint_id=complaint.id,
-            at=ctx.clock.now(),
-            action="followup",
-            actor_role=Role.CITIZEN.value,
-            actor_id=None if complaint.anonymous else str(citizen.id),
-            public_message=text or None,
-            attachment_ids=[a.id for a in photos if a.id is not None],
-        )
-    )
-    await _relay_follow_up(ctx, uow, complaint, text, photos, str(event.id))
-    return event
-
-
-async def _recently_resumed(ctx: CoreContext, uow: UnitOfWork, citizen_id: int) -> Complaint | None:
-    """The complaint this citizen resumed with an answer in the last few minutes."""
-    since = ctx.clock.now() - FOLLOW_UP_WINDOW
-    best: tuple[datetime, Complaint] | None = None
-    for complaint in await uow.complaints.for_citizen(citizen_id, limit=10):
-        if complaint.id is None or complaint.status in (Status.TERTUNDA, *FINAL):
-            continue
-        for event in reversed(await uow.events.for_complaint(complaint.id)):
-            at = event.at
-            if at < since:
-                break
-            if event.action == Action.RESUME.value and event.actor_role == Role.CITIZEN.value:
-                if best is None or at > best[0]:
-                    best = (at, complaint)
-                break
-    return best[1] if best else None
-
-
-async def _survey_comment_is_newer(
-    uow: UnitOfWork, citizen_id: int, waiting: list[Complaint]
-) -> bool:
-    """True when the citizen said "not fixed" on a survey after the last question on
-    hold: their next message is that comment, not the answer."""
-    said: datetime | None = None
-    for complaint in await uow.complaints.for_citizen(citizen_id, limit=10):
-        if complaint.status is Status.SELESAI:
-            since = await awaiting_comment_since(uow, complaint)
-            if since is not None and (said is None or since > said):
-                said = since
-    if said is None:
-        return False
-    for complaint in waiting:
-        assert complaint.id is not None
-        asked = [
-            e.at
-            for e in await uow.events.for_complaint(complaint.id)
-            if e.action == Action.REQUEST_INFO.value
-        ]
-        if asked and asked[-1] > said:
-            return False
-    return True
-
-
-async def _relay_follow_up(
-    ctx: CoreContext,
-    uow: UnitOfWork,
-    complaint: Complaint,
-    text: str,
-    photos: list[Attachment],
-    key: str,
-) -> None:
-    """Copy (never forward) the citizen's information under every card of the complaint."""
-    assert complaint.id is not None
-    lang = ctx.catalog.default
-    body = ctx.t(
-        lang,
-        "officer.followup",
-        ticket=complaint.ticket,
-        message=text or ctx.t(lang, "officer.followup_photo_only"),
-    )
-    links = [link for link in await uow.cards.for_complaint(complaint.id) if link.role != ASK_ROLE]
-    targets: list[tuple[ChatAddress, int | None]] = [
-        (ChatAddress(ctx.desk_chat.channel, link.chat_id, link.thread_id), link.message_id)
-        for link in links
-    ] or [(ctx.desk_chat, None)]
-    for address, card_id in targets:
-        extra: dict[str, object] = {"reply_to": card_id} if card_id else {}
-        suffix = f"{address.chat_id}:{card_id}"
-        body_key = f"followup:{key}:{suffix}"
-        await queue(uow, address, Reply(body), "reply", body_key, complaint.id, extra=extra)
-        ids = tuple(a.id for a in photos if a.id is not None)
-        if ids:
-            caption = ctx.t(
-                lang, "card.photo_caption", index=1, count=len(ids), ticket=complaint.ticket
-            )
-            await queue(
-                uow,
-                address,
-                Reply(caption, photos=ids),
-                "media",
-                f"followup-media:{key}:{suffix}",
-                complaint.id,
-                extra={**extra, "photos": photo_payload(photos)},
-            )

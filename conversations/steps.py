@@ -18,16 +18,20 @@ class StepInput:
     location: Location | None = None
     attachment_id: int | None = None
     media_problem: str | None = None
+    # Part of an album: several photos sent at once, each its own event.
+    media_group: str | None = None
 
 
 @dataclass
 class Outcome:
-    """The next step (None ends the dialogue) and what to say."""
+    """The next step (None ends the dialogue) and what to say. ``prompted``: the
+    replies already ask for ``step`` (no need to show its prompt after them)."""
 
     step: str | None
     replies: list[Reply] = field(default_factory=list)
     submit: bool = False
     advance: bool = True
+    prompted: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlmodel import col
 from conversations.core.domain import (
     AgencyTopic,
     Attachment,
+    Awaiting,
     CardLink,
     Citizen,
     Complaint,
@@ -85,13 +86,23 @@ class SqlUpdateLog:
         return inserted.scalar_one_or_none() is not None
 
 
+def _citizen(row: CitizenRow) -> Citizen:
+    return to_record(
+        row, Citizen, offered=list(row.offered or []), awaiting=Awaiting.from_dict(row.awaiting)
+    )
+
+
+# Saved by their own calls, never by ``update`` with a copy loaded earlier.
+_CITIZEN_OWN_COLUMNS = ("offered", "awaiting")
+
+
 class SqlCitizens:
     def __init__(self, session: AsyncSession):
         self.session = session
 
     async def get(self, citizen_id: int) -> Citizen | None:
-        row = await self.session.get(CitizenRow, citizen_id)
-        return to_record(row, Citizen) if row else None
+        row = await self.session.get(CitizenRow, citizen_id, populate_existing=True)
+        return _citizen(row) if row else None
 
     async def find(self, channel: str, external_id: str) -> Citizen | None:
         row = (
@@ -101,7 +112,7 @@ class SqlCitizens:
                 )
             )
         ).scalar_one_or_none()
-        return to_record(row, Citizen) if row else None
+        return _citizen(row) if row else None
 
     async def find_by_chat(self, channel: str, chat_id: str) -> Citizen | None:
         row = (
@@ -115,10 +126,12 @@ class SqlCitizens:
             .scalars()
             .first()
         )
-        return to_record(row, Citizen) if row else None
+        return _citizen(row) if row else None
 
     async def add(self, citizen: Citizen) -> Citizen:
-        row = CitizenRow(**row_values(citizen))
+        values = row_values(citizen)
+        values["awaiting"] = citizen.awaiting.to_dict() if citizen.awaiting else None
+        row = CitizenRow(**values)
         self.session.add(row)
         await self.session.flush()
         citizen.id = row.id
@@ -126,8 +139,21 @@ class SqlCitizens:
 
     async def update(self, citizen: Citizen) -> None:
         values = row_values(citizen)
+        for name in _CITIZEN_OWN_COLUMNS:
+            values.pop(name)
         await self.session.execute(
             update(CitizenRow).where(CitizenRow.id == citizen.id).values(**values)  # type: ignore[arg-type]
+        )
+
+    async def offer(self, citizen_id: int, choices: list[dict[str, str]]) -> None:
+        await self.session.execute(
+            update(CitizenRow).where(CitizenRow.id == citizen_id).values(offered=choices)  # type: ignore[arg-type]
+        )
+
+    async def await_input(self, citizen_id: int, awaiting: Awaiting | None) -> None:
+        stored = awaiting.to_dict() if awaiting else None
+        await self.session.execute(
+            update(CitizenRow).where(CitizenRow.id == citizen_id).values(awaiting=stored)  # type: ignore[arg-type]
         )
 
 
@@ -368,6 +394,16 @@ class SqlOutbox:
             return False
         item.id = int(inserted)
         return True
+
+    async def revise(self, dedupe_key: str, payload: dict[str, Any], not_before: datetime) -> bool:
+        """Replace the payload of a queued row nobody has started to send; False when
+        there is no such row (never queued, being sent, or sent)."""
+        result = await self.session.execute(
+            update(OutboxRow)
+            .where(col(OutboxRow.dedupe_key) == dedupe_key, col(OutboxRow.status) == "pending")
+            .values(payload=payload, next_attempt_at=to_db_time(not_before))
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def complaint_of_sent(self, chat_id: str, message_id: int) -> int | None:
         found = (

@@ -149,4 +149,5 @@ class SqlScheduleQueries:
             resolved=int(resolved or 0),
             followups=[(a, b) for a, b in followups if a is not None and b is not None],
             overdue_verification=int(overdue_verification or 0),
+            followup_window_days=FOLLOWUP_WINDOW_DAYS,
         )

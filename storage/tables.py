@@ -56,6 +56,10 @@ class CitizenRow(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=32)
     language: str = Field(default="id", max_length=8)
     unreachable: bool = False
+    offered: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    awaiting: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class DialogueRow(SQLModel, table=True):

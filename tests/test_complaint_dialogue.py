@@ -57,6 +57,7 @@ class TestStart:
             "📋 Aduan saya",
             "🔎 Cek status",
             "❓ Bantuan",
+            "🔐 Data pribadi",
             "🌐 Bahasa / Language",
         ]
 
@@ -97,17 +98,17 @@ class TestHappyPath:
         assert "Kerahasiaan: rahasia" in summary
         await siti.presses("📨 Kirim")
         assert "ADU-2611-0001" in siti.last_text
-        assert "3 hari kerja" in siti.last_text
-        assert "02-12-2026" in siti.last_text  # Friday 27 Nov + 3 working days
+        assert "(3 hari kerja)" in siti.last_text  # the category's deadline, not a fixed text
+        assert "Rabu, 2 Desember 2026" in siti.last_text  # Friday 27 Nov + 3 working days
 
     async def test_the_ticket_lists_under_my_complaints_and_status(self, siti: Citizen) -> None:
         await fill_until_summary(siti)
         await siti.presses("📨 Kirim")
         await siti.says("/aduansaya")
-        assert "ADU-2611-0001 – Baru (menunggu verifikasi)" in siti.last_text
+        assert "ADU-2611-0001 – Diterima, menunggu verifikasi" in siti.last_text
         await siti.says("/status adu-2611-0001")
-        assert "Status: Baru (menunggu verifikasi)" in siti.last_text
-        assert "Dinas Pekerjaan Umum" in siti.last_text
+        assert "Status: Diterima, menunggu verifikasi" in siti.last_text
+        assert "Jumat, 27 November 2026 – aduan diterima" in siti.last_text
 
     async def test_tickets_count_up(self, siti: Citizen) -> None:
         await fill_until_summary(siti)
@@ -122,7 +123,8 @@ class TestWrongInputIsReprompted:
         await siti.says("/lapor")
         await siti.presses("Jalan dan jembatan")
         await siti.sends_sticker()
-        assert "berupa teks" in siti.last_text
+        assert "Stiker tidak bisa kami proses" in siti.last_text
+        assert "Tuliskan uraian" in siti.last_text
         await siti.says(DESCRIPTION)
         assert siti.last_text.startswith("Langkah 3/5")
 
@@ -162,7 +164,7 @@ class TestWrongInputIsReprompted:
             await siti.sends_photo(bytes([n]) * 10)
         assert siti.last_text.startswith("Foto 5/5 diterima")
         await siti.sends_photo(b"sixth")
-        assert "Maksimal 5 foto. Foto ke-6 tidak disimpan" in siti.last_text
+        assert "Batas 5 foto sudah tercapai, jadi foto ini tidak disimpan" in siti.last_text
         await siti.presses("✅ Selesai")
         await siti.presses("Biasa")
         assert "Foto: 5 foto" in siti.last_text
@@ -377,8 +379,9 @@ async def _resolved(core: Core, chat: CitizenChat) -> int:
 
     complaint = await filed(core, chat)
     assert complaint.id is not None
-    for action, who in ((Action.DISPATCH, DESK), (Action.START, AGENCY), (Action.RESOLVE, AGENCY)):
-        await move(core, complaint.id, action, who)
+    await move(core, complaint.id, Action.DISPATCH, DESK)
+    await move(core, complaint.id, Action.START, AGENCY)
+    await move(core, complaint.id, Action.RESOLVE, AGENCY, message="Lubang sudah ditambal.")
     return complaint.id
 
 
@@ -548,3 +551,38 @@ class TestAfterFiling:
         siti = Citizen(core, wired)
         await siti.says("/aduansaya")
         assert "1 aduan lainnya" in siti.last_text
+
+
+class TestOldButtons:
+    async def test_skip_under_the_address_question_does_not_end_the_photo_step(
+        self, siti: Citizen
+    ) -> None:
+        await siti.says("/lapor")
+        await siti.presses("Jalan dan jembatan")
+        await siti.says(DESCRIPTION)
+        await siti.shares_location(-8.0983, 112.1681)
+        address_prompt = siti.last
+        await siti.presses("Lewati ➡️")
+        assert siti.last_text.startswith("Langkah 4/5")
+        await siti.sends_photo()
+        await siti.presses_on(address_prompt, "Lewati ➡️")
+        assert siti.heard[-2].text.startswith("Tombol itu sudah tidak berlaku.")
+        assert siti.last_text.startswith("Langkah 4/5")  # still the photo step
+        await siti.sends_photo()
+        assert siti.last_text.startswith("Foto 2/5 diterima")
+
+    async def test_back_on_an_older_prompt_after_cancelling_does_not_fail(
+        self, siti: Citizen
+    ) -> None:
+        await siti.says("/lapor")
+        await siti.presses("Jalan dan jembatan")
+        description_prompt = siti.last
+        await siti.presses("✖️ Batal")
+        await siti.presses("Ya, batalkan")
+        await siti.says("/lapor")
+        await siti.presses("✖️ Batal")
+        await siti.presses_on(description_prompt, "⬅️ Kembali")
+        assert all("gangguan" not in reply.text for reply in siti.heard)
+        assert "Batalkan pengisian aduan ini?" in siti.last_text
+        await siti.presses("Tidak, lanjutkan")
+        assert siti.last_text.startswith("Langkah 1/5")

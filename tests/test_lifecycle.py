@@ -7,6 +7,8 @@ import itertools
 import pytest
 
 from conversations.core.lifecycle import (
+    NEEDS_TEXT,
+    OPEN_STATUSES,
     TRANSITIONS,
     Action,
     IllegalTransition,
@@ -75,12 +77,14 @@ def test_resume_returns_to_the_status_held_before_tertunda() -> None:
         assert plan(Status.TERTUNDA, Action.RESUME, Role.CITIZEN, before).target is before
 
 
-def test_final_statuses_allow_nothing_but_reopening_by_the_desk() -> None:
-    assert actions_from(Status.DITUTUP, Role.DESK) == []
+def test_final_statuses_allow_nothing_but_reopening_or_a_review() -> None:
+    for status in (Status.DITUTUP, Status.DICABUT):
+        assert all(actions_from(status, role) == [] for role in Role)
     for status in (Status.DITOLAK, Status.BUKAN_WEWENANG):
         assert actions_from(status, Role.DESK) == [Action.REOPEN]
         assert actions_from(status, Role.AGENCY) == []
-        assert actions_from(status, Role.CITIZEN) == []
+    assert actions_from(Status.DITOLAK, Role.CITIZEN) == [Action.REVIEW]
+    assert actions_from(Status.BUKAN_WEWENANG, Role.CITIZEN) == []
 
 
 def test_agencies_cannot_verify_reject_or_dispatch() -> None:
@@ -89,6 +93,17 @@ def test_agencies_cannot_verify_reject_or_dispatch() -> None:
         assert not allowed & {Action.VERIFY, Action.REJECT, Action.NOT_AUTHORITY, Action.DISPATCH}
 
 
-def test_the_citizen_can_only_resume_close_or_reopen() -> None:
+def test_the_citizen_can_only_resume_close_reopen_withdraw_or_ask_for_review() -> None:
     citizen_moves = {a for s in Status for a in actions_from(s, Role.CITIZEN)}
-    assert citizen_moves == {Action.RESUME, Action.CLOSE, Action.REOPEN}
+    assert citizen_moves == {
+        Action.RESUME, Action.CLOSE, Action.REOPEN, Action.WITHDRAW, Action.REVIEW,
+    }  # fmt: skip
+
+
+def test_a_complaint_may_be_withdrawn_only_while_it_is_open() -> None:
+    withdrawable = {s for s in Status if Action.WITHDRAW in actions_from(s, Role.CITIZEN)}
+    assert withdrawable == OPEN_STATUSES
+
+
+def test_resolving_needs_what_was_done() -> None:
+    assert Action.RESOLVE in NEEDS_TEXT

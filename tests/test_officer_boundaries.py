@@ -181,13 +181,12 @@ class TestLongComplaints:
 
 class TestHistory:
     async def test_aduan_shows_the_citizens_rating(self, city: City) -> None:
-        async with city.bot() as app:
+        async with city.bot():
             ticket = await city.file_complaint()
             await dispatch_to_pupr(city, ticket)
-            await city.press(city.pupr_officer, city.card(city.pupr, ticket), "🏁 Selesai")
+            await city.resolve(city.pupr_officer, city.card(city.pupr, ticket), "Sudah ditambal.")
             await city.card_shows(city.pupr, ticket, "Status: Selesai")
-            await app.duties.scan()
-            await city.citizen_hears(ticket, "penilaian pelayanan")
+            await city.citizen_hears(ticket, "Beri nilai 1–5")
             await city.citizen_does("4⭐")
             city.desk.send_command_in(city.admin, f"/aduan {ticket}")
             shown = await city.group_hears(city.admin, "Riwayat:", ticket)

@@ -21,7 +21,7 @@ from storage.tables import ComplaintRow, EventRow
 from tests.fakes.telegram_api import FakeTelegram
 from tests.support.desk import DESCRIPTION, City, build_city
 
-PUPR = "Dinas Pekerjaan Umum dan Penataan Ruang (PUPR)"
+PUPR = "Dinas PUPR"  # the agency's short name
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ class TestTheWholePath:
             assert notice == "Berhasil. Status: Terverifikasi"
             card = await city.card_shows(city.admin, ticket, "Status: Terverifikasi", "oleh Budi")
             assert "✅ Verifikasi" not in card.buttons
-            await city.citizen_hears(ticket, "Status: Terverifikasi")
+            await city.citizen_hears(ticket, "Aduan Anda sudah diverifikasi petugas.")
 
             await dispatch_to_pupr(city, ticket)
             await city.card_shows(city.admin, ticket, "Status: Didisposisikan")
@@ -90,17 +90,17 @@ class TestTheWholePath:
             assert agency_card.buttons == [
                 "🛠️ Tindak lanjuti", "🏁 Selesai", "❔ Minta info", "↩️ Kembalikan",
             ]  # fmt: skip
-            await city.citizen_hears(ticket, "Didisposisikan ke perangkat daerah", PUPR)
+            await city.citizen_hears(ticket, "Aduan Anda sudah diteruskan ke Dinas PUPR.")
 
             await city.press(city.pupr_officer, agency_card, "🛠️ Tindak lanjuti")
             agency_card = await city.card_shows(city.pupr, ticket, "Sedang ditindaklanjuti")
             await city.card_shows(city.admin, ticket, "Sedang ditindaklanjuti", "oleh Wati")
-            await city.citizen_hears(ticket, "Status: Sedang ditindaklanjuti")
+            await city.citizen_hears(ticket, "Dinas PUPR mulai menindaklanjuti aduan Anda.")
 
-            await city.press(city.pupr_officer, agency_card, "🏁 Selesai")
+            await city.resolve(city.pupr_officer, agency_card, "Lubang sudah ditambal aspal.")
             agency_card = await city.card_shows(city.pupr, ticket, "Status: Selesai")
             assert agency_card.buttons == []
-            await city.citizen_hears(ticket, "Status: Selesai")
+            await city.citizen_hears(ticket, "Dinas PUPR menyatakan aduan Anda selesai.")
 
         row, events = await complaint_row(city, ticket)
         assert row.status == Status.SELESAI.value
@@ -111,6 +111,28 @@ class TestTheWholePath:
             ("start", "didisposisikan", "ditindaklanjuti", "Wati"),
             ("resolve", "ditindaklanjuti", "selesai", "Wati"),
         ]
+        assert events[-1].public_message == "Lubang sudah ditambal aspal."
+
+    async def test_resolving_tells_the_citizen_what_was_done_with_the_after_photo_then_asks(
+        self, city: City
+    ) -> None:
+        async with city.bot():
+            ticket = await city.file_complaint()
+            await dispatch_to_pupr(city, ticket)
+            agency_card = city.card(city.pupr, ticket)
+            await city.resolve(
+                city.pupr_officer, agency_card, "Lubang ditambal aspal panas.", photo=True
+            )
+            await city.card_shows(city.pupr, ticket, "Status: Selesai")
+            await city.citizen_hears("Beri nilai 1–5", ticket)
+            told = city.fake.messages_to(city.citizen)[-3:]
+            assert "Dinas PUPR menyatakan aduan Anda selesai." in (told[0].text or "")
+            assert "Yang sudah dilakukan:\nLubang ditambal aspal panas." in (told[0].text or "")
+            assert told[1].photo and ticket in (told[1].text or "")
+            assert "Beri nilai 1–5" in (told[2].text or "")
+            assert told[2].buttons[:5] == ["1⭐", "2⭐", "3⭐", "4⭐", "5⭐"]
+        _, events = await complaint_row(city, ticket)
+        assert events[-1].action == "resolve" and len(events[-1].attachment_ids) == 1
 
 
 class TestWhoMayAct:
@@ -267,7 +289,11 @@ class TestMoreInformation:
             assert prompt.buttons == ["✖️ Batal"]
             city.desk.send_text_in(city.admin, "Mohon kirim foto lubang dari dekat.", prompt)
             await city.card_shows(city.admin, ticket, "Status: Tertunda")
-            await city.citizen_hears(ticket, "Tertunda", "Mohon kirim foto lubang dari dekat.")
+            await city.citizen_hears(
+                ticket,
+                "Petugas membutuhkan informasi tambahan",
+                "Mohon kirim foto lubang dari dekat.",
+            )
 
             city.citizen.send_photo(caption="Ini fotonya, lubangnya sedalam 20 cm.")
             await city.citizen_hears("informasi Anda sudah ditambahkan", ticket)
@@ -280,9 +306,9 @@ class TestMoreInformation:
             )
             await city.card_shows(city.admin, ticket, "Status: Terverifikasi", "dilanjutkan")
             said = await city.citizen_hears(ticket, "informasi Anda sudah ditambahkan")
-            assert "Aduan Anda dilanjutkan.\nStatus: Terverifikasi" in said
+            assert "Aduan Anda dilanjutkan.\nStatus: Sudah diverifikasi" in said
             pushes = [t for t in city.citizen_texts() if t.startswith("🔔")]
-            assert not any("Status: Terverifikasi" in t for t in pushes[1:])  # told once
+            assert not any("▶️ Aduan Anda dilanjutkan" in t for t in pushes)  # told in the answer
             assert city.fake.calls_to("forwardMessage") == []
         row, events = await complaint_row(city, ticket)
         assert row.status == "terverifikasi" and row.resume_status is None
@@ -305,7 +331,7 @@ class TestMoreInformation:
             notice = await city.press(city.pupr_officer, agency_card, "▶️ Lanjutkan")
             assert notice.startswith("Berhasil. Status: Didisposisikan")
             await city.card_shows(city.pupr, ticket, "Status: Didisposisikan", "dilanjutkan")
-            await city.citizen_hears(ticket, "Status: Didisposisikan", "dilanjutkan")
+            await city.citizen_hears(ticket, "Aduan Anda dilanjutkan. Status: Diteruskan")
         row, events = await complaint_row(city, ticket)
         assert row.status == "didisposisikan" and events[-1].action == "resume"
 
@@ -317,7 +343,9 @@ class TestMoreInformation:
             prompt = await city.group_hears(city.admin, "alasan menolak", ticket)
             city.desk.send_text_in(city.admin, "Lokasi berada di jalan nasional.", prompt)
             await city.card_shows(city.admin, ticket, "Status: Ditolak")
-            await city.citizen_hears(ticket, "Ditolak", "Alasan: Lokasi berada di jalan nasional.")
+            said = await city.citizen_hears(ticket, "Alasan: Lokasi berada di jalan nasional.")
+            assert "tidak dapat ditindaklanjuti" in said and "/lapor" in said
+            assert "Dinas PUPR" not in said  # no agency ever had it
             assert city.card(city.admin, ticket).buttons == []
 
 
@@ -339,16 +367,16 @@ class TestRestart:
             city.pupr_officer.send_text_in(
                 city.pupr, "Di sisi mana jalannya, utara atau selatan?", prompt
             )
-            await city.citizen_hears(ticket, "Tertunda", "utara atau selatan")
+            await city.citizen_hears(ticket, "informasi tambahan", "utara atau selatan")
             await city.citizen_does("Sisi utara, dekat gerbang sekolah.")
             await city.group_hears(city.pupr, "Informasi tambahan", "Sisi utara")
             agency_card = await city.card_shows(city.pupr, ticket, "Didisposisikan")
             city.pupr_officer.send_text_in(city.pupr, "Sudah ditambal hari ini.", agency_card)
             await city.citizen_hears(ticket, "Sudah ditambal hari ini.")
-            await city.press(city.pupr_officer, agency_card, "🏁 Selesai")
+            await city.resolve(city.pupr_officer, agency_card, "Sudah ditambal hari ini.")
             await city.card_shows(city.pupr, ticket, "Status: Selesai")
             await city.card_shows(city.admin, ticket, "Status: Selesai", "oleh Wati")
-            await city.citizen_hears(ticket, "Status: Selesai")
+            await city.citizen_hears(ticket, "menyatakan aduan Anda selesai")
         row, _ = await complaint_row(city, ticket)
         assert row.status == "selesai"
 
@@ -362,7 +390,7 @@ class TestAgencyTopics:
             card = city.card(city.admin, first)
             await city.press(city.desk, card, "📤 Disposisi")
             card = await city.card_shows(city.admin, first, "Pilih perangkat daerah")
-            await city.press(city.desk, card, "⭐ Dinas Lingkungan Hidup (DLH)")
+            await city.press(city.desk, card, "⭐ DLH")
             (topic_id,) = await city.fake.wait_for(lambda: list(city.admin.topics))
             await city.wait_card(city.admin, first, thread_id=topic_id)
             topic_card = city.cards(city.admin, topic_id)[-1]
@@ -376,7 +404,7 @@ class TestAgencyTopics:
             card = city.card(city.admin, second)
             await city.press(city.desk, card, "📤 Disposisi")
             card = await city.card_shows(city.admin, second, "Pilih perangkat daerah")
-            await city.press(city.desk, card, "⭐ Dinas Lingkungan Hidup (DLH)")
+            await city.press(city.desk, card, "⭐ DLH")
             new_topic = await city.fake.wait_for(
                 lambda: [t for t in city.admin.topics if t != topic_id]
             )

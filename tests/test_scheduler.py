@@ -97,7 +97,7 @@ async def test_verify_reminder_then_daily_escalation_never_twice(
     reminders = await outbox(engine, "remind:")
     assert len(reminders) == 1
     assert reminders[0].chat_id == ADMIN_CHAT
-    assert c.ticket in text_of(reminders[0]) and "30-12-2026" in text_of(reminders[0])
+    assert c.ticket in text_of(reminders[0]) and "Rabu, 30 Desember 2026." in text_of(reminders[0])
     assert await outbox(engine, "escalate:") == []
 
     await scan_at(core, duties, wib(2026, 12, 31, 8, 0))  # overdue

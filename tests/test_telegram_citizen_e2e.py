@@ -80,7 +80,7 @@ async def test_full_complaint_with_location_and_two_photos(
         card, photo_1, photo_2, pin = complaint_posts()
         assert ticket in text(card)
         assert "Lampu penerangan jalan" in text(card)
-        assert "Dinas Perhubungan" in text(card)
+        assert "Perangkat daerah: Dishub" in text(card)
         assert DESCRIPTION in text(card)
         assert "Siti (@siti_blitar)" in text(card)
         assert "Jl. Merdeka depan Alun-alun" in text(card)
@@ -197,3 +197,85 @@ async def test_an_image_sent_as_a_file_reaches_the_desk_as_a_photo(
     [shown] = [m for m in fake.messages_to(ADMIN_CHAT_ID) if m.photo]
     assert fake.file_bytes(shown.photo[-1]["file_id"]) == PHOTO_1
     assert [c for c in fake.calls if c.status == 400] == []  # uploaded at the first try
+
+
+async def test_a_photo_right_after_the_pin_is_the_first_photo(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    dewi = fake.private_user(user_id=1005, first_name="Dewi")
+    async with running_bot(fake, sqlite_url, tmp_path):
+        dewi.send_command("/lapor")
+        dewi.press_button(await fake.next_message_to(dewi.id), "Jalan dan jembatan")
+        await fake.next_message_to(dewi.id)
+        dewi.send_text("Jalan di depan SDN 2 berlubang besar sejak seminggu, motor sering jatuh.")
+        assert text(await fake.next_message_to(dewi.id)).startswith("Langkah 3/5")
+        dewi.send_location(-8.0954, 112.1609)
+        address = await fake.next_message_to(dewi.id)
+        assert "boleh langsung mengirim foto" in text(address)
+        address = await with_buttons(fake, dewi.id)
+        dewi.send_photo(PHOTO_1)
+        first = await fake.next_message_to(dewi.id)
+        assert text(first).startswith("Foto 1/5 diterima")
+        dewi.press_button(address, "Lewati ➡️")  # the older prompt's button
+        stale = await fake.next_message_to(dewi.id)
+        assert text(stale).startswith("Tombol itu sudah tidak berlaku")
+        assert text(await fake.next_message_to(dewi.id)).startswith("Langkah 4/5")
+        dewi.press_button(first, "✅ Selesai")
+        dewi.press_button(await fake.next_message_to(dewi.id), "Biasa")
+        summary = await fake.next_message_to(dewi.id)
+        assert "Foto: 1 foto" in text(summary)
+        assert "titik -8.09540, 112.16090" in text(summary)
+        dewi.press_button(summary, "📨 Kirim")
+        assert "nomor tiket" in text(await fake.next_message_to(dewi.id))
+        await fake.wait_for(lambda: any(m.photo for m in fake.messages_to(ADMIN_CHAT_ID)))
+        await fake.wait_for(lambda: any(m.location for m in fake.messages_to(ADMIN_CHAT_ID)))
+    [shown] = [m for m in fake.messages_to(ADMIN_CHAT_ID) if m.photo]
+    assert fake.file_bytes(shown.photo[-1]["file_id"]) == PHOTO_1
+
+
+async def test_an_album_is_answered_with_one_message(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    eka = fake.private_user(user_id=1006, first_name="Eka")
+    async with running_bot(fake, sqlite_url, tmp_path):
+        eka.send_command("/lapor")
+        eka.press_button(await fake.next_message_to(eka.id), "Sampah dan kebersihan")
+        await fake.next_message_to(eka.id)
+        eka.send_text("Sampah menumpuk di TPS Pasar Legi, tidak diangkut lima hari.")
+        await fake.next_message_to(eka.id)
+        eka.send_text("TPS Pasar Legi, Jl. Kenanga")
+        assert text(await fake.next_message_to(eka.id)).startswith("Langkah 4/5")
+        for index in range(3):
+            photo = fake.register_photo(PHOTO_1 + bytes([index]))
+            eka.send_message({"photo": photo, "media_group_id": "13000000000000777"})
+        said = await fake.next_message_to(eka.id)
+        assert text(said) == '3 foto diterima (3/5). Kirim foto lain atau tekan "Selesai".'
+        await fake.wait_idle(quiet=0.5)
+        assert len(fake.messages_to(eka.id)) == 5  # four questions, one answer to the album
+        assert said.buttons == ["✅ Selesai", "⬅️ Kembali", "✖️ Batal"]
+
+
+async def test_the_bot_introduces_itself_in_both_languages(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    async with running_bot(fake, sqlite_url, tmp_path):
+        pass
+    default = '[{"type": "default"}, ""]'
+    english = '[{"type": "default"}, "en"]'
+    menu = [c["command"] for c in fake.commands[default]]
+    assert menu == [
+        "start",
+        "lapor",
+        "aduansaya",
+        "status",
+        "batal",
+        "bantuan",
+        "privasi",
+        "bahasa",
+    ]
+    assert fake.commands[default][1]["description"] == "Sampaikan aduan baru"
+    assert fake.commands[english][1]["description"] == "File a new complaint"
+    assert "Layanan pengaduan warga Kota Blitar" in fake.descriptions[""]
+    assert "complaint service of Kota Blitar" in fake.descriptions["en"]
+    assert fake.short_descriptions["id"] == fake.short_descriptions[""]
+    assert len(fake.short_descriptions["en"]) <= 120

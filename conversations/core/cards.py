@@ -58,13 +58,13 @@ def location_line(ctx: CoreContext, complaint: Complaint, lang: str) -> str:
 
 def deadline_line(ctx: CoreContext, complaint: Complaint, lang: str) -> str:
     if complaint.status in (Status.BARU, Status.TERVERIFIKASI) and complaint.verify_due:
-        return ctx.t(lang, "card.deadline_verify", due=ctx.format_datetime(complaint.verify_due))
+        return ctx.t(lang, "card.deadline_verify", due=ctx.format_date(complaint.verify_due, lang))
     if (
         complaint.status in (Status.DIDISPOSISIKAN, Status.DITINDAKLANJUTI)
         and complaint.followup_due
     ):
         return ctx.t(
-            lang, "card.deadline_followup", due=ctx.format_datetime(complaint.followup_due)
+            lang, "card.deadline_followup", due=ctx.format_date(complaint.followup_due, lang)
         )
     return ctx.t(lang, "card.deadline_none")
 
@@ -90,23 +90,27 @@ def card_text(
     photo_count: int,
     lang: str,
     description_limit: int | None = None,
+    additions: int = 0,
 ) -> str:
     agency = ctx.config.agency(complaint.agency)
     category = ctx.config.category(complaint.category)
     status = ctx.t(lang, f"status_label.{complaint.status.value}")
     if complaint.confidential:
         status += ctx.t(lang, "card.confidential_mark")
+    # The "new" mark only while nobody has acted on the complaint.
+    header = "card.header_new" if complaint.status is Status.BARU else "card.header"
     return ctx.t(
         lang,
         "card.text",
-        ticket=complaint.ticket,
+        header=ctx.t(lang, header, ticket=complaint.ticket),
         status=status,
         category=category.label(lang) if category else complaint.category,
-        agency=agency.name if agency else complaint.agency,
+        agency=agency.short if agency else complaint.agency,
         reporter=reporter_line(ctx, complaint, citizen, lang),
         unreachable=ctx.t(lang, "card.unreachable") if citizen and citizen.unreachable else "",
         location=location_line(ctx, complaint, lang),
         photos=ctx.t(lang, "card.photos", count=photo_count),
+        additions=ctx.t(lang, "card.additions", count=additions) if additions else "",
         deadline=deadline_line(ctx, complaint, lang),
         description=shown_description(ctx, complaint, lang, description_limit),
     )
@@ -134,12 +138,15 @@ def render_card(
     footer: str | None = None,
     buttons: bool = True,
     full: bool = False,
+    additions: int = 0,
 ) -> Reply:
-    """The card; ``full`` keeps the whole description (for ``/aduan``, never for a card)."""
+    """The card; ``full`` keeps the whole description (for ``/aduan``, never for a card).
+    ``additions``: how often the reporter added information since filing."""
     lang = lang or ctx.catalog.default
+    photos = len([a for a in attachments if a.source == "citizen"])
 
     def compose(limit: int | None) -> str:
-        text = card_text(ctx, complaint, citizen, len(attachments), lang, limit)
+        text = card_text(ctx, complaint, citizen, photos, lang, limit, additions)
         return f"{text}\n\n{footer}" if footer else text
 
     if full:

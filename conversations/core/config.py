@@ -7,6 +7,9 @@ from datetime import date, time
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+# Placeholders a city may use in its own texts (privacy_text, help_text).
+TEXT_PLACEHOLDERS = ("city", "retention_months", "verify_days", "followup_days")
+
 
 class Deadlines(BaseModel):
     """Deadlines per SP4N-LAPOR! (Perpres 76/2013, PermenPANRB 62/2018)."""
@@ -30,10 +33,16 @@ class DeadlineOverrides(BaseModel):
 class Agency(BaseModel):
     code: str
     name: str
+    # What citizens and buttons see ("Dinas PUPR"); the full name where there is room.
+    short_name: str | None = None
     chat_id: int | None = None
     thread_id: int | None = None
     use_topic: bool = False
     officers: list[int] = Field(default_factory=list)
+
+    @property
+    def short(self) -> str:
+        return self.short_name or self.name
 
 
 class Category(BaseModel):
@@ -67,6 +76,24 @@ class CityConfig(BaseModel):
     desk_officers: list[int] = Field(default_factory=list)
     agencies: list[Agency]
     categories: list[Category]
+    # How long complaints and what citizens sent are kept (stated in /privasi).
+    retention_months: int = Field(24, ge=1)
+    # The city's own words for /privasi and the FAQ of /bantuan, per language
+    # (placeholders: see TEXT_PLACEHOLDERS); the catalogs' defaults where missing.
+    privacy_text: dict[str, str] = Field(default_factory=dict)
+    help_text: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("privacy_text", "help_text")
+    @classmethod
+    def _known_placeholders(cls, texts: dict[str, str]) -> dict[str, str]:
+        sample = dict.fromkeys(TEXT_PLACEHOLDERS, 1)
+        for lang, text in texts.items():
+            try:
+                text.format(**sample)
+            except (KeyError, IndexError, ValueError) as error:
+                known = ", ".join("{" + name + "}" for name in TEXT_PLACEHOLDERS)
+                raise ValueError(f"{lang}: {error!r}; placeholders allowed: {known}") from None
+        return texts
 
     @field_validator("ticket_prefix")
     @classmethod
@@ -101,6 +128,15 @@ class CityConfig(BaseModel):
             return self.deadlines
         overrides = category.deadlines.model_dump(exclude_none=True)
         return self.deadlines.model_copy(update=overrides)
+
+    def text_values(self) -> dict[str, object]:
+        """What a city text's placeholders stand for."""
+        return {
+            "city": self.city_name,
+            "retention_months": self.retention_months,
+            "verify_days": self.deadlines.verify_working_days,
+            "followup_days": self.deadlines.followup_working_days,
+        }
 
     def agency_of_officer(self, user_id: int) -> list[Agency]:
         return [a for a in self.agencies if user_id in a.officers]

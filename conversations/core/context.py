@@ -47,12 +47,25 @@ class CoreContext:
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.calendar.tz)
 
-    def format_date(self, moment: datetime | None) -> str:
+    def format_date(
+        self, moment: datetime | None, lang: str | None = None, with_time: bool = False
+    ) -> str:
+        """ "Senin, 7 Desember 2026" (with the time: "… pukul 09.12"), in the city's time zone;
+        day and month names come from the catalog, not from the system locale."""
         if moment is None:
             return "-"
-        return self.local(moment).strftime("%d-%m-%Y")
+        local = self.local(moment)
+        text = self.t(
+            lang,
+            "date.date",
+            weekday=self.t(lang, f"date.weekday.{local.weekday()}"),
+            day=local.day,
+            month=self.t(lang, f"date.month.{local.month}"),
+            year=local.year,
+        )
+        if with_time:
+            text = self.t(lang, "date.with_time", date=text, hour=local.hour, minute=local.minute)
+        return text
 
-    def format_datetime(self, moment: datetime | None) -> str:
-        if moment is None:
-            return "-"
-        return self.local(moment).strftime("%d-%m-%Y %H:%M")
+    def format_datetime(self, moment: datetime | None, lang: str | None = None) -> str:
+        return self.format_date(moment, lang, with_time=True)

@@ -31,3 +31,11 @@ def on_resolve(
     rules = config.deadlines_for(complaint.category)
     complaint.resolved_at = now
     complaint.autoclose_due = calendar.add_working_days(now, rules.autoclose_working_days)
+
+
+def on_reopen_to_desk(
+    complaint: Complaint, now: datetime, config: CityConfig, calendar: WorkingCalendar
+) -> None:
+    """Back on the desk (a review, a reopened rejection): verification is due afresh."""
+    rules = config.deadlines_for(complaint.category)
+    complaint.verify_due = calendar.add_working_days(now, rules.verify_working_days)

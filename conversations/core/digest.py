@@ -45,6 +45,7 @@ def digest_text(ctx: CoreContext, figures: DigestFigures, now: datetime) -> str:
         waiting=figures.waiting_verification,
         resolved=figures.resolved,
         avg=avg,
+        window=figures.followup_window_days,
         overdue="\n".join(lines) or ctx.t(lang, "digest.overdue_none"),
     )
 

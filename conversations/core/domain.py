@@ -10,6 +10,34 @@ from conversations.core.lifecycle import Status
 
 
 @dataclass
+class Awaiting:
+    """What the bot asked a citizen outside the complaint dialogue and waits for:
+    information to ``add``, the reason to ``withdraw`` or to ask for a ``review``."""
+
+    what: str
+    complaint_id: int
+    until: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "what": self.what,
+            "complaint_id": self.complaint_id,
+            "until": self.until.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Awaiting | None:
+        if not data:
+            return None
+        try:
+            return cls(
+                str(data["what"]), int(data["complaint_id"]), datetime.fromisoformat(data["until"])
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+@dataclass
 class Citizen:
     channel: str
     external_id: str
@@ -19,6 +47,10 @@ class Citizen:
     phone: str | None = None
     language: str = "id"
     unreachable: bool = False
+    # The choices of the last message with choices sent to this chat (typed answers
+    # pick from them) and what the bot waits for; each saved by its own call.
+    offered: list[dict[str, str]] = field(default_factory=list)
+    awaiting: Awaiting | None = None
     id: int | None = None
 
 

@@ -20,6 +20,7 @@ from conversations.core.complaints import photo_payload, queue_card_extras
 from conversations.core.context import CoreContext
 from conversations.core.domain import Attachment, CardLink, Citizen, Complaint, Event
 from conversations.core.lifecycle import (
+    FINAL_STATUSES,
     NEEDS_TEXT,
     Action,
     IllegalTransition,
@@ -27,8 +28,15 @@ from conversations.core.lifecycle import (
     Status,
     plan,
 )
-from conversations.core.messages import Channel, ChatAddress, Reply
-from conversations.core.outbox import queue
+from conversations.core.messages import Channel, ChatAddress, Choice, Reply
+from conversations.core.notices import (
+    complaint_choices,
+    push_text,
+    reviewed,
+    survey_key,
+    survey_reply,
+)
+from conversations.core.outbox import queue, queue_to_citizen
 from conversations.core.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -39,8 +47,10 @@ DESK_ROLE = Role.DESK.value
 # Statuses in which the agency's card carries buttons.
 AGENCY_WORKING = frozenset({Status.DIDISPOSISIKAN, Status.DITINDAKLANJUTI})
 # Complaints nobody works on any more; their cards need no "unreachable" line.
-FINAL = frozenset({Status.DITUTUP, Status.DITOLAK, Status.BUKAN_WEWENANG})
+FINAL = FINAL_STATUSES
 OPEN_COMPLAINTS_SCAN = 50
+# The reporter's information added to a complaint (an event without a status change).
+FOLLOW_UP_EVENT = "followup"
 
 
 @dataclass(frozen=True)
@@ -138,10 +148,19 @@ async def card_for(
     assert complaint.id is not None
     citizen = await uow.citizens.get(complaint.citizen_id)
     attachments = await uow.attachments.for_complaint(complaint.id)
+    history = await uow.events.for_complaint(complaint.id)
+    additions = sum(1 for e in history if e.action == FOLLOW_UP_EVENT)
     code = role[len(AGENCY_ROLE) :] if role.startswith(AGENCY_ROLE) else None
     if code is None:
         return render_card(
-            ctx, complaint, citizen, attachments, Role.DESK, footer=footer, full=full
+            ctx,
+            complaint,
+            citizen,
+            attachments,
+            Role.DESK,
+            footer=footer,
+            full=full,
+            additions=additions,
         )
     # On hold after the agency had it, the agency may resume it without an answer.
     working = complaint.status in AGENCY_WORKING or (
@@ -157,6 +176,7 @@ async def card_for(
         footer=footer,
         buttons=buttons,
         full=full,
+        additions=additions,
     )
 
 
@@ -178,12 +198,13 @@ async def refresh_cards(
 
     ``transition`` passes its event's id and footer. Others (the reporter became
     unreachable, say) call it with the complaint alone: the edit keeps the footer
-    of the latest move and is keyed by the time.
+    of the latest move and is keyed by the time, or by ``key`` when given.
     """
     assert complaint.id is not None
+    if footer is None:
+        footer = await last_move_footer(ctx, uow, complaint)
     if key is None:
         key = f"refresh:{complaint.version}:{ctx.clock.now().isoformat()}"
-        footer = footer or await last_move_footer(ctx, uow, complaint)
     for link in await uow.cards.for_complaint(complaint.id):
         if link.role == ASK_ROLE:
             continue
@@ -247,23 +268,6 @@ def citizen_address(complaint: Complaint, citizen: Citizen | None) -> ChatAddres
     return ChatAddress(channel, citizen.chat_id if citizen else complaint.chat_id)
 
 
-def push_text(ctx: CoreContext, complaint: Complaint, event: Event, lang: str) -> str:
-    agency = ctx.config.agency(complaint.agency)
-    text = ctx.t(
-        lang,
-        "notify.status",
-        ticket=complaint.ticket,
-        status=ctx.t(lang, f"status_label.{complaint.status.value}"),
-        agency=agency.name if agency else complaint.agency,
-    )
-    line_key = f"notify.line.{event.action}"
-    if ctx.catalog.has(line_key, lang):
-        text += ctx.t(lang, line_key, message=event.public_message or "")
-    if event.public_message and event.action not in NEEDS_TEXT:
-        text += ctx.t(lang, "notify.line.message", message=event.public_message)
-    return text
-
-
 async def push_to_citizen(
     ctx: CoreContext,
     uow: UnitOfWork,
@@ -271,12 +275,15 @@ async def push_to_citizen(
     text: str,
     key: str,
     attachments: list[Attachment] | None = None,
+    choices: tuple[tuple[Choice, ...], ...] = (),
 ) -> None:
     """Queue a message to the reporter (text, then photos) in their own chat."""
     assert complaint.id is not None
     citizen = await uow.citizens.get(complaint.citizen_id)
     address = citizen_address(complaint, citizen)
-    await queue(uow, address, Reply(text), "push", key, complaint.id)
+    await queue_to_citizen(
+        uow, complaint.citizen_id, address, Reply(text, choices=choices), "push", key, complaint.id
+    )
     photos = [a for a in attachments or [] if a.kind == "photo" and a.id is not None]
     if photos:
         lang = citizen.language if citizen else complaint.language
@@ -310,8 +317,10 @@ def _apply(ctx: CoreContext, complaint: Complaint, action: Action, target: Statu
         complaint.resolved_at = None
         complaint.autoclose_due = None
         complaint.closed_at = None
-    elif action is Action.CLOSE:
+    elif action in (Action.CLOSE, Action.WITHDRAW):
         complaint.closed_at = now
+    if target is Status.BARU and action in (Action.REOPEN, Action.REVIEW):
+        deadlines.on_reopen_to_desk(complaint, now, ctx.config, ctx.calendar)
     complaint.status = target
     complaint.updated_at = now
 
@@ -326,6 +335,7 @@ async def transition(
     note: str | None = None,
     agency: str | None = None,
     notify_citizen: bool = True,
+    attachments: list[Attachment] | None = None,
 ) -> Complaint:
     """Make one move, or raise ``IllegalTransition`` / ``Conflict`` with nothing changed.
 
@@ -334,7 +344,9 @@ async def transition(
     question, an answer); ``note`` stays internal. ``agency`` picks the agency on
     dispatch (default: the complaint's current one, i.e. the category's).
     ``notify_citizen=False`` when the citizen's own answer caused the move and the
-    caller replies to them itself.
+    caller replies to them itself. ``attachments`` (an officer's photos, such as the
+    "after" photo of a resolution) go with the event and the push. A resolution's
+    push is followed by the survey, queued under the key the survey scan uses.
     """
     assert complaint.id is not None
     move = plan(complaint.status, action, actor.role, complaint.resume_status)
@@ -370,15 +382,33 @@ async def transition(
             to_status=move.target.value,
             public_message=message,
             note=note,
+            attachment_ids=[a.id for a in attachments or [] if a.id is not None],
         )
     )
     await uow.requests.clear(complaint.id)
     citizen = await uow.citizens.get(complaint.citizen_id)
     lang = citizen.language if citizen else complaint.language
     if notify_citizen:
+        history = await uow.events.for_complaint(complaint.id)
         await push_to_citizen(
-            ctx, uow, complaint, push_text(ctx, complaint, event, lang), f"push:{event.id}"
+            ctx,
+            uow,
+            complaint,
+            push_text(ctx, complaint, event, lang),
+            f"push:{event.id}",
+            attachments,
+            complaint_choices(ctx, complaint, lang, reviewed=reviewed(history)),
         )
+        if action is Action.RESOLVE and not (citizen and citizen.unreachable):
+            await queue_to_citizen(
+                uow,
+                complaint.citizen_id,
+                citizen_address(complaint, citizen),
+                survey_reply(ctx, complaint, lang),
+                "survey",
+                survey_key(complaint),
+                complaint.id,
+            )
     footer = card_footer(ctx, event, ctx.catalog.default)
     await refresh_cards(ctx, uow, complaint, str(event.id), footer)
     if action is Action.DISPATCH:

@@ -16,6 +16,7 @@ class Status(StrEnum):
     TERTUNDA = "tertunda"
     DITOLAK = "ditolak"
     BUKAN_WEWENANG = "bukan_wewenang"
+    DICABUT = "dicabut"
 
 
 class Action(StrEnum):
@@ -30,6 +31,8 @@ class Action(StrEnum):
     REOPEN = "reopen"
     CLOSE = "close"
     RETURN = "return"
+    WITHDRAW = "withdraw"
+    REVIEW = "review"
 
 
 class Role(StrEnum):
@@ -66,14 +69,25 @@ TRANSITIONS: dict[tuple[Status, Action], tuple[Status, frozenset[Role]]] = {
     (S.SELESAI, A.REOPEN): (S.DITINDAKLANJUTI, frozenset({R.CITIZEN, R.DESK})),
     (S.DITOLAK, A.REOPEN): (S.BARU, frozenset({R.DESK})),
     (S.BUKAN_WEWENANG, A.REOPEN): (S.BARU, frozenset({R.DESK})),
+    # The citizen asks once (handling.request_review checks) for a second look.
+    (S.DITOLAK, A.REVIEW): (S.BARU, frozenset({R.CITIZEN})),
 }
-
-# Actions whose reason or message the officer must give (the citizen sees it).
-NEEDS_TEXT = frozenset({A.REJECT, A.NOT_AUTHORITY, A.REQUEST_INFO})
 OPEN_STATUSES = frozenset(
     {S.BARU, S.TERVERIFIKASI, S.DIDISPOSISIKAN, S.DITINDAKLANJUTI, S.TERTUNDA}
 )
-FINAL_STATUSES = frozenset({S.DITUTUP, S.DITOLAK, S.BUKAN_WEWENANG})
+# The reporter may withdraw a complaint while it is open.
+TRANSITIONS.update(
+    {
+        (status, A.WITHDRAW): (S.DICABUT, frozenset({R.CITIZEN}))
+        for status in S
+        if status in OPEN_STATUSES
+    }
+)
+
+# Actions whose text the officer must give (the citizen reads it): a reason, a
+# question, or what was done to resolve the complaint.
+NEEDS_TEXT = frozenset({A.REJECT, A.NOT_AUTHORITY, A.REQUEST_INFO, A.RESOLVE})
+FINAL_STATUSES = frozenset({S.DITUTUP, S.DITOLAK, S.BUKAN_WEWENANG, S.DICABUT})
 
 
 @dataclass(frozen=True)

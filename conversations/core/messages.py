@@ -64,6 +64,8 @@ class Inbound:
     kind: InboundKind
     update_key: str
     message_id: int | None = None
+    # Photos sent together (an album) share this id; each arrives as its own event.
+    media_group: str | None = None
     is_private: bool = True
     text: str | None = None
     command: str | None = None
@@ -82,10 +84,18 @@ class Inbound:
     callback_id: str | None = None
 
 
+YES = "yes"
+NO = "no"
+
+
 @dataclass(frozen=True)
 class Choice:
+    """A button: a stable id and its label; ``means`` marks the yes and no of a
+    yes/no question, so a typed "ya" or "tidak" picks them."""
+
     id: str
     label: str
+    means: str = ""
 
 
 @dataclass(frozen=True)

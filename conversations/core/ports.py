@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from conversations.core.domain import (
     AgencyTopic,
     Attachment,
+    Awaiting,
     CardLink,
     Citizen,
     Complaint,
@@ -35,6 +36,11 @@ class Citizens(Protocol):
     async def add(self, citizen: Citizen) -> Citizen: ...
     async def update(self, citizen: Citizen) -> None: ...
     async def find_by_chat(self, channel: str, chat_id: str) -> Citizen | None: ...
+    async def offer(self, citizen_id: int, choices: list[dict[str, str]]) -> None:
+        """Remember the choices last offered in the citizen's chat."""
+
+    async def await_input(self, citizen_id: int, awaiting: Awaiting | None) -> None:
+        """Remember (or, with None, forget) what the bot waits for from the citizen."""
 
 
 class Dialogues(Protocol):
@@ -75,6 +81,9 @@ class Events(Protocol):
 class Outbox(Protocol):
     async def add(self, item: OutboxItem) -> bool:
         """Queue a message; False when its dedupe key is already queued."""
+
+    async def revise(self, dedupe_key: str, payload: dict[str, Any], not_before: datetime) -> bool:
+        """Replace the payload of a queued row not yet being sent; False when there is none."""
 
     async def complaint_of_sent(self, chat_id: str, message_id: int) -> int | None:
         """The complaint a message delivered to this chat was about, if any."""
@@ -231,6 +240,8 @@ class DigestFigures:
     followups: list[tuple[datetime, datetime]]
     # Overdue for verification (baru/terverifikasi): the desk's, not the agency's.
     overdue_verification: int = 0
+    # The days ``followups`` covers (the average's window).
+    followup_window_days: int = 30
 
 
 class ScheduleQueries(Protocol):

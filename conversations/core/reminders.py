@@ -98,7 +98,7 @@ def _text(
         ticket=complaint.ticket,
         category=category.label(lang) if category else complaint.category,
         agency=agency.name if agency else complaint.agency,
-        due=ctx.format_datetime(due),
+        due=ctx.format_date(due, lang),
         late=late if late is not None else 0,
     )
 

@@ -1,8 +1,9 @@
 """After resolution: the satisfaction survey, the citizen's answers, and the automatic close.
 
-The survey is derived from the database: a complaint in ``selesai`` whose survey
-for that ``resolved_at`` is not yet in the outbox gets one (dedupe key
-``survey:{id}:{resolved_at}``). "Yes, fixed" closes the complaint; "not yet"
+The survey follows the resolution's push in the same transaction; the scan here
+is the safety net derived from the database: a complaint in ``selesai`` whose
+survey for that ``resolved_at`` is not in the outbox gets one (the same dedupe
+key ``survey:{id}:{resolved_at}``, so nobody gets two). "Yes, fixed" closes the complaint; "not yet"
 asks what is still wrong, and the citizen's next message reopens it to its
 agency with that comment. A rating 1-5 is stored on the complaint and shown to
 the officers. Without any answer, the complaint closes by itself at
@@ -26,8 +27,9 @@ from conversations.core.handling import (
     transition,
 )
 from conversations.core.lifecycle import Action, IllegalTransition, Role, Status
-from conversations.core.messages import Choice, Inbound, InboundKind, Reply
-from conversations.core.outbox import queue, replied_complaint
+from conversations.core.messages import Inbound, InboundKind, Reply
+from conversations.core.notices import survey_key, survey_reply
+from conversations.core.outbox import queue, queue_to_citizen, replied_complaint
 from conversations.core.ports import FileTooLarge, ScheduleQueries, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -36,25 +38,6 @@ PREFIX = "survey"
 NOT_FIXED_EVENT = "survey_notfixed"
 RATED_EVENT = "rated"  # the stars are the event's note
 PAGE = 500
-
-
-def survey_key(complaint: Complaint) -> str:
-    assert complaint.resolved_at is not None
-    return f"survey:{complaint.id}:{complaint.resolved_at.isoformat()}"
-
-
-def survey_reply(ctx: CoreContext, complaint: Complaint, lang: str) -> Reply:
-    cid = complaint.id
-    rows = (
-        (
-            Choice(f"survey:fixed:{cid}", ctx.t(lang, "survey.fixed")),
-            Choice(f"survey:notfixed:{cid}", ctx.t(lang, "survey.not_fixed")),
-        ),
-        tuple(
-            Choice(f"survey:rate:{cid}:{n}", ctx.t(lang, "survey.star", n=n)) for n in range(1, 6)
-        ),
-    )
-    return Reply(ctx.t(lang, "survey.ask", ticket=complaint.ticket), choices=rows)
 
 
 async def scan_surveys(ctx: CoreContext, queries: ScheduleQueries, now: datetime) -> int:
@@ -77,8 +60,9 @@ async def scan_surveys(ctx: CoreContext, queries: ScheduleQueries, now: datetime
                     if citizen is not None and citizen.unreachable:
                         continue
                     lang = citizen.language if citizen else complaint.language
-                    queued += await queue(
+                    queued += await queue_to_citizen(
                         uow,
+                        complaint.citizen_id,
                         citizen_address(complaint, citizen),
                         survey_reply(ctx, complaint, lang),
                         "survey",
@@ -251,7 +235,12 @@ async def _rate(
     # One notice per resolution; a changed rating is stored and shown on /aduan.
     resolved = complaint.resolved_at.isoformat() if complaint.resolved_at else str(event.id)
     await _tell_officers(ctx, uow, complaint, Reply(text), f"rated:{complaint.id}:{resolved}")
-    return [Reply(ctx.t(lang, "survey.rated", n=stars, ticket=complaint.ticket))]
+    thanks = ctx.t(lang, "survey.rated", n=stars, ticket=complaint.ticket)
+    if complaint.status is Status.SELESAI and not await _awaiting_comment(uow, complaint):
+        # The other question of the survey is still open: ask it again, with its buttons.
+        question = survey_reply(ctx, complaint, lang).choices[-1:]
+        return [Reply(f"{thanks}\n{ctx.t(lang, 'survey.still_fixed')}", choices=question)]
+    return [Reply(thanks)]
 
 
 async def _tell_officers(

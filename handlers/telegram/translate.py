@@ -106,6 +106,7 @@ def from_update(update: Update) -> Inbound | None:
         ),
         reply_to_bot_text=_bot_text(message),
         sender_is_chat=as_chat,
+        media_group=message.media_group_id,
     )
     if message.text is not None:
         command = _command(message)

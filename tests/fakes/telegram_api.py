@@ -742,6 +742,9 @@ class FakeTelegram:
         self.deleted_messages: list[tuple[int, int]] = []
         self.downloads: list[str] = []
         self.commands: dict[str, list[JSON]] = {}
+        # The bot's description and short description, by language_code ("" = default).
+        self.descriptions: dict[str, str] = {}
+        self.short_descriptions: dict[str, str] = {}
         self.get_updates_calls = 0
         self._send_events: list[tuple[float, int]] = []
         # Send times (``sent[].time`` and the rate checks) come from this clock; a test
@@ -1522,6 +1525,31 @@ class FakeTelegram:
         self.commands.pop(self._commands_key(params), None)
         return True
 
+    async def _set_my_description(self, params: JSON, files: dict[str, UploadedFile]) -> bool:
+        return self._set_description(self.descriptions, params, "description", 512)
+
+    async def _set_my_short_description(self, params: JSON, files: dict[str, UploadedFile]) -> bool:
+        return self._set_description(self.short_descriptions, params, "short_description", 120)
+
+    @staticmethod
+    def _set_description(store: dict[str, str], params: JSON, name: str, limit: int) -> bool:
+        text = str(params.get(name) or "")
+        if utf16_len(text) > limit:
+            raise bad_request(f"{name.upper()}_TOO_LONG")
+        language = str(params.get("language_code") or "")
+        if text:
+            store[language] = text
+        else:
+            store.pop(language, None)
+        return True
+
+    async def _get_my_description(self, params: JSON, files: dict[str, UploadedFile]) -> JSON:
+        return {"description": self.descriptions.get(str(params.get("language_code") or ""), "")}
+
+    async def _get_my_short_description(self, params: JSON, files: dict[str, UploadedFile]) -> JSON:
+        language = str(params.get("language_code") or "")
+        return {"short_description": self.short_descriptions.get(language, "")}
+
     async def _accept(self, params: JSON, files: dict[str, UploadedFile]) -> bool:
         return True
 
@@ -1952,6 +1980,10 @@ class FakeTelegram:
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
+            "setMyDescription": self._set_my_description,
+            "getMyDescription": self._get_my_description,
+            "setMyShortDescription": self._set_my_short_description,
+            "getMyShortDescription": self._get_my_short_description,
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
             "sendMediaGroup": self._send_media_group,
@@ -1975,8 +2007,7 @@ class FakeTelegram:
             "reopenForumTopic": self._reopen_forum_topic,
             "deleteForumTopic": self._delete_forum_topic,
         }
-        for name in ("setMyDescription", "setMyShortDescription", "setChatMenuButton",
-                     "pinChatMessage", "unpinChatMessage", "setMyName"):  # fmt: skip
+        for name in ("setChatMenuButton", "pinChatMessage", "unpinChatMessage", "setMyName"):
             table[name] = self._accept
         # Telegram method names are case-insensitive.
         self._canonical = {name.lower(): name for name in table}

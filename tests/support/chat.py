@@ -76,17 +76,47 @@ class Citizen:
                         return await self._send(InboundKind.CHOICE, choice=choice.id)
         raise AssertionError(f"no button {label!r}; last buttons: {self.buttons()}")
 
+    async def presses_on(self, reply: Reply, label: str) -> list[Reply]:
+        """Press a button of an older message, the way a citizen scrolls up and taps it."""
+        for row in reply.choices:
+            for choice in row:
+                if choice.label == label:
+                    return await self._send(InboundKind.CHOICE, choice=choice.id)
+        raise AssertionError(f"no button {label!r} on {reply.text[:40]!r}")
+
     async def shares_location(self, latitude: float, longitude: float) -> list[Reply]:
         return await self._send(InboundKind.LOCATION, location=Location(latitude, longitude))
 
-    async def sends_photo(self, data: bytes = b"\xff\xd8\xff photo") -> list[Reply]:
+    async def sends_photo(
+        self,
+        data: bytes = b"\xff\xd8\xff photo",
+        caption: str | None = None,
+        album: str | None = None,
+    ) -> list[Reply]:
+        """A photo, with a caption, or as part of an album (photos sent at once)."""
         file_id = f"photo-{next(_updates)}"
         self.core.fetcher.add(file_id, data)
         media = MediaRef(file_id, f"u-{file_id}", "photo", "image/jpeg", len(data))
-        return await self._send(InboundKind.PHOTO, media=(media,))
+        return await self._send(InboundKind.PHOTO, media=(media,), text=caption, media_group=album)
+
+    async def sends_album(self, count: int, caption: str | None = None) -> list[Reply]:
+        album = f"album-{next(_updates)}"
+        for index in range(count):
+            replies = await self.sends_photo(
+                b"\xff\xd8\xff album %d" % index, caption if index == 0 else None, album
+            )
+        return replies
 
     async def sends_sticker(self) -> list[Reply]:
         return await self._send(InboundKind.UNSUPPORTED, unsupported="sticker")
+
+    async def sends(self, unsupported: str) -> list[Reply]:
+        """Something the bot cannot take: "voice", "video", "document"..."""
+        return await self._send(InboundKind.UNSUPPORTED, unsupported=unsupported)
+
+    async def replies_to(self, message_id: int, text: str) -> list[Reply]:
+        """A reply (Telegram's "reply to this message") with text."""
+        return await self._send(InboundKind.TEXT, text=text, reply_to_message_id=message_id)
 
     def buttons(self) -> list[str]:
         return [choice.label for row in self.last.choices for choice in row] if self.heard else []

@@ -19,7 +19,8 @@ from tests.support.bot import ADMIN_CHAT_ID, running_bot
 
 PUPR_CHAT_ID = -1009000000001
 DESCRIPTION = "Jalan di depan SDN 2 berlubang besar sejak seminggu, motor sering jatuh."
-CARD_PREFIX = "🆕 Aduan "
+# A new complaint's card is marked 🆕; once someone acted on it, 📋.
+CARD_PREFIXES = ("🆕 Aduan ", "📋 Aduan ")
 # Officers' group messages are many in a short test; the real limits are tested elsewhere.
 FAST_LIMITS: dict[str, object] = {
     "telegram_group_per_minute": 6000,
@@ -88,7 +89,7 @@ class City:
         return [
             m
             for m in self.fake.messages_to(chat, thread_id)
-            if m.text is not None and m.text.startswith(CARD_PREFIX)
+            if m.text is not None and m.text.startswith(CARD_PREFIXES)
         ]
 
     def card(self, chat: FakeChat, ticket: str) -> SentMessage:
@@ -143,6 +144,19 @@ class City:
         officer.press_button(message, label)
         answers = await self.fake.wait_for(lambda: self.fake.callback_answers[before:])
         return str(answers[0]["text"] or "")
+
+    async def resolve(
+        self, officer: FakeUser, card: SentMessage, what_was_done: str, photo: bool = False
+    ) -> None:
+        """An officer presses 🏁 Selesai and answers the bot's question with what was done
+        (as an "after" photo's caption when ``photo``)."""
+        chat = self.fake.chat(card.chat_id)
+        await self.press(officer, card, "🏁 Selesai")
+        prompt = await self.group_hears(chat, "apa yang sudah dilakukan")
+        if photo:
+            officer.send_photo_in(chat, caption=what_was_done, reply_to=prompt)
+        else:
+            officer.send_text_in(chat, what_was_done, prompt)
 
     async def citizen_does(self, label_or_text: str) -> None:
         """Press the newest inline button with this label, or type it (reply keyboards)."""
