@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
-class Deadlines(BaseModel):
+class Strict(BaseModel):
+    """A mistyped key (``city_nama:``) is an error, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _user_ids(values: list[int]) -> list[int]:
+    wrong = [value for value in values if value <= 0]
+    if wrong:
+        raise ValueError(
+            f"{', '.join(map(str, wrong))}: a person's Telegram id is a positive number"
+        )
+    return values
+
+
+class Deadlines(Strict):
     """Deadlines per SP4N-LAPOR! (Perpres 76/2013, PermenPANRB 62/2018)."""
 
     verify_working_days: int = Field(3, ge=0)
@@ -19,7 +35,7 @@ class Deadlines(BaseModel):
     info_wait_working_days: int = Field(5, ge=1)
 
 
-class DeadlineOverrides(BaseModel):
+class DeadlineOverrides(Strict):
     verify_working_days: int | None = Field(None, ge=0)
     followup_working_days: int | None = Field(None, ge=0)
     autoclose_working_days: int | None = Field(None, ge=0)
@@ -27,7 +43,7 @@ class DeadlineOverrides(BaseModel):
     info_wait_working_days: int | None = Field(None, ge=1)
 
 
-class Agency(BaseModel):
+class Agency(Strict):
     code: str
     name: str
     chat_id: int | None = None
@@ -35,8 +51,30 @@ class Agency(BaseModel):
     use_topic: bool = False
     officers: list[int] = Field(default_factory=list)
 
+    @field_validator("chat_id")
+    @classmethod
+    def _group_id(cls, value: int | None) -> int | None:
+        if value is not None and value >= 0:
+            raise ValueError(
+                "a group's id is negative (e.g. -1001234567890); send /id in the group to see it"
+            )
+        return value
 
-class Category(BaseModel):
+    _officers = field_validator("officers")(_user_ids)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Agency:
+        if self.use_topic and self.chat_id is not None:
+            raise ValueError(
+                f"agency {self.code}: chat_id and use_topic together; "
+                "an agency works either in its own group or in a topic of the admin group"
+            )
+        if self.thread_id is not None and self.chat_id is None:
+            raise ValueError(f"agency {self.code}: thread_id needs the chat_id of its group")
+        return self
+
+
+class Category(Strict):
     code: str
     name: dict[str, str]
     agency: str
@@ -54,7 +92,7 @@ class Category(BaseModel):
         return self.name.get(lang) or next(iter(self.name.values()))
 
 
-class CityConfig(BaseModel):
+class CityConfig(Strict):
     city_name: str = "Kota"
     ticket_prefix: str = "ADU"
     timezone: str = "Asia/Jakarta"
@@ -67,6 +105,20 @@ class CityConfig(BaseModel):
     desk_officers: list[int] = Field(default_factory=list)
     agencies: list[Agency]
     categories: list[Category]
+
+    _desk_officers = field_validator("desk_officers")(_user_ids)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; Indonesian cities use Asia/Jakarta (WIB), "
+                "Asia/Makassar (WITA) or Asia/Jayapura (WIT)"
+            ) from None
+        return value
 
     @field_validator("ticket_prefix")
     @classmethod
