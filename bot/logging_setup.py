@@ -124,11 +124,17 @@ def setup_logging(level: str, secrets: list[str], log_format: str = "text") -> N
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Alembic says which dialect it uses on every start; only upgrades are news.
+    logging.getLogger("alembic.runtime.migration").addFilter(_alembic_news)
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread
 
 
 log = logging.getLogger("aduan")
+
+
+def _alembic_news(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith(("Context impl", "Will assume"))
 
 
 def _log_uncaught(

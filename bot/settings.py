@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -60,6 +61,18 @@ class Settings(BaseSettings):
     inbox_max_attempts: int = Field(default=5, ge=1)
     inbox_sweep_seconds: float = Field(default=1.0, gt=0)
     inbox_retention_days: int = Field(default=14, ge=1)
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if token and not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
+            # Never echo it: the message must be safe to print.
+            raise ValueError(
+                "TELEGRAM_BOT_TOKEN does not look like a token from @BotFather "
+                "(digits, a colon, letters; no quotes or spaces)"
+            )
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.settings import Settings
+from bot.settings import Settings, settings_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = sorted(name.upper() for name in Settings.model_fields)
@@ -119,3 +119,42 @@ def test_an_unwritable_media_folder_stops_the_start(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(SystemExit, match="MEDIA_DIR"):
         check_writable(blocker / "media")
+
+
+def test_a_token_with_quotes_or_spaces_is_refused_without_being_repeated() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings.model_validate({"telegram_bot_token": "'123456:AAsecret-part' "})
+    [problem] = settings_problems(caught.value)
+    assert problem == (
+        "TELEGRAM_BOT_TOKEN does not look like a token from @BotFather "
+        "(digits, a colon, letters; no quotes or spaces)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        (
+            {"log_level": "verbose"},
+            "LOG_LEVEL must be one of: DEBUG, INFO, WARNING, ERROR, CRITICAL",
+        ),
+        ({"log_format": "xml"}, "LOG_FORMAT must be text or json"),
+        ({"admin_chat_id": 1234}, "ADMIN_CHAT_ID must be a group's id, which is negative"),
+        (
+            {"database_url": "mysql://u:pw@db/x"},
+            "DATABASE_URL names mysql; only SQLite and PostgreSQL are supported",
+        ),
+        ({"database_url": "postgresql://u:pw@db"}, "DATABASE_URL names no PostgreSQL database"),
+    ],
+)
+def test_wrong_values_are_explained_by_their_key(values: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings.model_validate(values)
+    [found] = settings_problems(caught.value)
+    assert found.startswith(problem)
+    assert "pw" not in found
+
+
+def test_log_settings_are_read_in_any_case() -> None:
+    settings = Settings.model_validate({"log_level": "debug", "log_format": "JSON"})
+    assert (settings.log_level, settings.log_format) == ("DEBUG", "json")

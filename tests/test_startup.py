@@ -11,13 +11,14 @@ import json
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from telegram.error import NetworkError
 
 from bot import startup
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import JSON, ApiError, FakeTelegram, UploadedFile
 from tests.support.bot import ADMIN_CHAT_ID, TOKEN
 from tests.support.process import Finished, aduan, read_until, start, stop
 
@@ -250,3 +251,54 @@ async def test_a_stop_while_waiting_for_the_network_ends_the_wait() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_without_admin_chat_id_the_bot_only_answers_id_to_find_it(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    """The README's set-up: the token in .env, the bot in the group, /id tells the id."""
+    ani = fake.private_user(502, "Ani")
+    joko = fake.private_user(901, "Joko")
+    group = fake.group(-1005555555555, "Meja Aduan Kota Blitar", admins=[ani.id])
+    values = settings(fake, tmp_path)
+    del values["ADMIN_CHAT_ID"]
+    process = await start(tmp_path, "run", **values)
+    [announced] = [
+        line for line in await read_until(process, "set-up mode") if "set-up mode" in line
+    ]
+    assert "send /id@kanal_aduan_bot there, put the id in .env as ADMIN_CHAT_ID" in announced
+    joko.send_text("/lapor")
+    joko.send_command_in(group, "/id")
+    command = ani.send_command_in(group, "/id@kanal_aduan_bot")
+    answer = await fake.next_message_to(group.id)
+    lines = await read_until(process, "/id in")
+    result = await stop(process)
+    assert result.returncode == 0
+    assert answer.text is not None and answer.text.startswith("🆔 ID grup ini: -1005555555555\n")
+    assert answer.reply_to_message_id == command["message"]["message_id"]
+    assert lines[-1].rstrip().endswith("/id in 'Meja Aduan Kota Blitar': chat id -1005555555555")
+    assert fake.messages_to(joko.id) == []
+    assert [m.chat_id for m in fake.sent] == [group.id]
+
+
+async def test_an_unexpected_error_is_logged_with_its_traceback_redacted(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    """The token is revoked between the start-up probe and python-telegram-bot's own
+    getMe, whose InvalidToken repeats the token: nothing may print it raw."""
+    answered = fake._methods["getme"]
+    calls = 0
+
+    async def revoked_after_the_probe(params: JSON, files: dict[str, UploadedFile]) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise ApiError(401, "Unauthorized")
+        return await answered(params, files)
+
+    fake._methods["getme"] = revoked_after_the_probe
+    result = await aduan(tmp_path, "run", **settings(fake, tmp_path))
+    assert result.returncode == 1
+    assert [s for s in SECRETS if s in result.output] == []
+    assert " CRITICAL aduan: unexpected error, the bot stops" in result.output
+    assert "telegram.error.InvalidToken: The token `<redacted>` was rejected" in result.output
