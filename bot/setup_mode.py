@@ -81,6 +81,13 @@ class SetupMode:
                     )
                     await asyncio.sleep(RETRY_SECONDS)
                     continue
+                except TelegramError as error:
+                    # e.g. 409: another process polls with this token, or a webhook is set.
+                    log.warning(
+                        "getUpdates failed: %s; retrying in %g s", error.message, RETRY_SECONDS
+                    )
+                    await asyncio.sleep(RETRY_SECONDS)
+                    continue
                 for update in updates:
                     offset = update.update_id + 1
                     inbound = from_update(update)
