@@ -31,5 +31,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 USER aduan
 VOLUME ["/app/data"]
+# The bot's web server answers /healthz (database reachable, backlogs) on WEB_PORT.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["python", "-c", \
+    "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('WEB_PORT', '8080'), timeout=4)"]
 ENTRYPOINT ["aduan"]
 CMD ["run"]

@@ -156,7 +156,6 @@ class Settings(BaseSettings):
         token = self.telegram_bot_token.get_secret_value()
         return hashlib.sha256(f"kanal-aduan-webhook:{token}".encode()).hexdigest()
 
-
     def city_path(self) -> Path:
         path = self.city_config_path
         if not path.is_absolute() and not path.exists():

@@ -33,9 +33,12 @@ class SetupMode:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.task: asyncio.Task[None] | None = None
+        # Like the bot's: set if it must stop on its own (it never does here).
+        self.fatal: asyncio.Future[str] | None = None
 
     async def start(self) -> None:
         settings = self.settings
+        self.fatal = asyncio.get_running_loop().create_future()
         missing = [key for key in settings.missing_keys() if key != "ADMIN_CHAT_ID"]
         if missing:
             raise SystemExit(f"missing settings: {', '.join(missing)} (see .env.example)")

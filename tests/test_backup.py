@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
@@ -17,6 +17,7 @@ from conversations.core.domain import Attachment
 from storage import backup, migrate
 from storage.database import create_engine, is_sqlite
 from storage.files import LocalFileStore
+from storage.tables import CitizenRow
 from tests.conftest import fresh_database_url, reset_postgres
 from tests.fakes.telegram_api import TINY_JPEG
 from tests.support.process import aduan
@@ -75,7 +76,9 @@ async def test_a_backup_taken_while_the_bot_writes_restores_what_was_committed(
     async with engine.connect() as busy:
         await busy.begin()
         await busy.execute(
-            text("INSERT INTO processed_update (key, at) VALUES ('tg:1', :at)"), {"at": NOW}
+            insert(CitizenRow).values(
+                channel="telegram", external_id="3003", chat_id="3003", display_name="Joko"
+            )
         )
         summary = await asyncio.wait_for(backup.backup(database_url, media, archive), 60)
         await busy.rollback()

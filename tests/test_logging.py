@@ -42,7 +42,8 @@ def test_every_secret_setting_is_redacted_without_being_listed() -> None:
             "database_url": f"postgresql://aduan:{PASSWORD}@db/aduan",
         }
     )
-    assert sorted(settings.secrets()) == sorted([TOKEN, "wa-app-secret-42", PASSWORD])
+    derived = settings.webhook_secret()  # made from the token: a secret too
+    assert sorted(settings.secrets()) == sorted([TOKEN, "wa-app-secret-42", PASSWORD, derived])
     guard_secrets(settings.secrets())
     assert redact("signature check with wa-app-secret-42 failed") == (
         "signature check with <redacted> failed"
