@@ -25,7 +25,7 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import MetaData, inspect
+from sqlalchemy import MetaData, func, select
 from sqlalchemy.engine import URL, Connection, make_url
 
 from storage.database import create_engine, display_url, normalise_url, sqlite_path
@@ -110,13 +110,14 @@ async def restore(source: Path, url: str, media_dir: Path, replace: bool = False
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
-            tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
-            if tables and not replace:
+            rows = await connection.run_sync(_rows)
+            if rows and not replace:
                 raise BackupError(
-                    f"the database {display_url(url)} is not empty ({len(tables)} tables); "
+                    f"the database {display_url(url)} is not empty ({rows} rows); "
                     "restore into an empty database, or pass --replace to overwrite it"
                 )
-            if tables and backend != "sqlite":
+            # Tables without rows (a new server that ran `aduan migrate`) go quietly.
+            if backend != "sqlite":
                 await connection.run_sync(_drop_all)
     finally:
         await engine.dispose()
@@ -211,6 +212,17 @@ async def _run_pg(tool: str, url: str, *arguments: str) -> None:
     if process.returncode != 0:
         detail = errors.decode(errors="replace").strip().splitlines()
         raise BackupError(f"{tool} failed: {detail[0] if detail else process.returncode}")
+
+
+def _rows(connection: Connection) -> int:
+    """Rows of data (the schema's version is no data)."""
+    metadata = MetaData()
+    metadata.reflect(connection)
+    return sum(
+        connection.execute(select(func.count()).select_from(table)).scalar_one()
+        for table in metadata.sorted_tables
+        if table.name != "alembic_version"
+    )
 
 
 def _drop_all(connection: Connection) -> None:

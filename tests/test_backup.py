@@ -118,7 +118,7 @@ async def test_restore_refuses_to_overwrite_a_database_in_use_unless_told(
     archive = tmp_path / "aduan.tgz"
     await backup.backup(database_url, media, archive)
     await a_citizen(engine, external_id="2002")
-    with pytest.raises(backup.BackupError, match=r"is not empty .* pass --replace"):
+    with pytest.raises(backup.BackupError, match=r"is not empty \(\d+ rows\); .* --replace"):
         await backup.restore(archive, database_url, media)
     await engine.dispose()
     await backup.restore(archive, database_url, media, replace=True)
