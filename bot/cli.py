@@ -1,37 +1,69 @@
-"""Command line: ``aduan run`` (or ``python -m bot run``), ``aduan migrate``, ``aduan check``."""
+"""Command line: ``aduan run`` (or ``python -m bot run``), ``migrate``, ``check``,
+``inbox``, ``backup`` and ``restore``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import signal
+import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.logging_setup import setup_logging
+from bot import check, startup
+from bot.logging_setup import redact, setup_logging
 from bot.runtime import KanalAduan
-from bot.settings import Settings
-from storage import migrate
-from storage.database import create_engine
+from bot.settings import DEFAULT_DATABASE_URL, Settings, settings_problems
+from bot.setup_mode import SetupMode
+from storage import backup as backups
+from storage.database import create_engine, sqlite_folder_problem
+
+log = logging.getLogger("aduan")
+
+
+async def _start(app: KanalAduan | SetupMode) -> SystemExit | None:
+    # Returned, not raised: a SystemExit escaping a task would tear the loop down.
+    try:
+        await app.start()
+    except SystemExit as stop:
+        return stop
+    return None
 
 
 async def _run(settings: Settings) -> None:
-    app = KanalAduan(settings)
+    # Without ADMIN_CHAT_ID the bot can only help find it: it answers /id.
+    app = SetupMode(settings) if settings.admin_chat_id == 0 else KanalAduan(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await app.start()
+    # A stop request while the start still waits (for the network, say) ends it at once.
+    starting = asyncio.create_task(_start(app))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        log.info("stopped before the start was complete")
+        return
+    stopping.cancel()
+    failed = starting.result()
+    if failed is not None:
+        raise failed
     assert app.fatal is not None
-    stopped: asyncio.Future[object] = asyncio.ensure_future(stop.wait())
     fatal: asyncio.Future[object] = app.fatal  # type: ignore[assignment]
+    stopped: asyncio.Future[object] = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait([stopped, fatal], return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopped.cancel()
         await app.stop()
-    if app.fatal.done():
-        raise SystemExit(f"stopped: {app.fatal.result()}")
+    if fatal.done():
+        raise SystemExit(f"stopped: {fatal.result()}")
 
 
 async def _inbox(settings: Settings, retry: str | None, retry_all: bool) -> None:
@@ -56,40 +88,105 @@ async def _inbox(settings: Settings, retry: str | None, retry_all: bool) -> None
 
 
 async def _migrate(settings: Settings) -> None:
-    engine = create_engine(settings.database_url)
-    try:
-        await migrate.upgrade(engine)
-    finally:
-        await engine.dispose()
+    engine = await startup.open_database(settings.database_url)
+    await engine.dispose()
+    log.info("the database is up to date")
 
 
-def main(argv: list[str] | None = None) -> None:
+async def _backup(settings: Settings, target: Path) -> None:
+    summary = await backups.backup(settings.database_url, settings.media_dir, target)
+    log.info(
+        "backup written to %s: %s database (schema %s), %d photos, %d bytes",
+        target,
+        summary.backend,
+        summary.revision,
+        summary.media_files,
+        summary.size,
+    )
+
+
+async def _restore(settings: Settings, source: Path, replace: bool) -> None:
+    url = settings.database_url
+    problem = sqlite_folder_problem(url, create=url == DEFAULT_DATABASE_URL)
+    if problem:
+        raise SystemExit(problem)
+    summary = await backups.restore(source, url, settings.media_dir, replace=replace)
+    log.info(
+        "restored %s: %s database (schema %s), %d photos; "
+        "`aduan run` brings the schema up to date if this version is newer",
+        source,
+        summary.backend,
+        summary.revision,
+        summary.media_files,
+    )
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aduan", description="Kanal Aduan complaint bot")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the bot (polling); migrates the database first")
     commands.add_parser("migrate", help="create or upgrade the database schema")
-    commands.add_parser("check", help="validate the settings and the city configuration")
+    checking = commands.add_parser(
+        "check", help="validate the settings and the city file, listing every problem"
+    )
+    checking.add_argument(
+        "--online",
+        action="store_true",
+        help="also check the token, the bot's rights in the groups, and the database",
+    )
     inbox = commands.add_parser("inbox", help="list updates that failed every attempt")
     inbox.add_argument("--retry", metavar="KEY", help="put one parked update back in line")
     inbox.add_argument("--retry-all", action="store_true", help="put every parked update back")
-    args = parser.parse_args(argv)
+    saving = commands.add_parser(
+        "backup", help="write the database and the photos to one file (while the bot runs)"
+    )
+    saving.add_argument("file", type=Path, help="the backup to write, e.g. aduan-2026-11-30.tgz")
+    restoring = commands.add_parser(
+        "restore", help="restore a backup into DATABASE_URL and MEDIA_DIR (stop the bot first)"
+    )
+    restoring.add_argument("file", type=Path, help="a file written by aduan backup")
+    restoring.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite a database that is not empty (its data is lost)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.command == "check":
+        raise SystemExit(asyncio.run(check.run(args.online)))
     try:
         settings = Settings()
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in error.errors()
-        )
-        raise SystemExit(f"invalid settings (see .env.example): {problems}") from None
-    setup_logging(settings.log_level, [settings.telegram_bot_token.get_secret_value()])
-    if args.command == "run":
-        asyncio.run(_run(settings))
-    elif args.command == "migrate":
-        asyncio.run(_migrate(settings))
-    elif args.command == "inbox":
-        asyncio.run(_inbox(settings, args.retry, args.retry_all))
-    else:
-        config = settings.city()
-        print(
-            f"ok: {config.city_name}, {len(config.categories)} categories, "
-            f"{len(config.agencies)} agencies"
-        )
+        problems = "; ".join(settings_problems(error))
+        raise SystemExit(redact(f"invalid settings (see .env.example): {problems}")) from None
+    setup_logging(settings.log_level, settings.secrets(), settings.log_format)
+    try:
+        if args.command == "run":
+            asyncio.run(_run(settings))
+        elif args.command == "migrate":
+            asyncio.run(_migrate(settings))
+        elif args.command == "inbox":
+            asyncio.run(_inbox(settings, args.retry, args.retry_all))
+        elif args.command == "backup":
+            asyncio.run(_backup(settings, args.file))
+        elif args.command == "restore":
+            asyncio.run(_restore(settings, args.file, args.replace))
+    except SystemExit as stop:
+        # The start-up's own messages: one line, through the (redacting) log.
+        if isinstance(stop.code, str):
+            log.error(stop.code)
+            raise SystemExit(1) from None
+        raise
+    except backups.BackupError as error:
+        log.error("%s", error)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception:
+        log.critical("unexpected error, the bot stops", exc_info=True)
+        raise SystemExit(1) from None
+    finally:
+        sys.stderr.flush()

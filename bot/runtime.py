@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
+from bot import startup
 from bot.health import health_route
-from bot.logging_setup import guard_secrets
 from bot.scheduler import BotScheduler
 from bot.settings import Settings
 from bot.web import WebServer
@@ -44,8 +43,7 @@ from handlers.telegram.intake import (
 from handlers.telegram.officers import TelegramChatAdmins, TelegramForumTopics
 from handlers.telegram.profile import introduce
 from handlers.telegram.sender import TelegramSender
-from storage import migrate
-from storage.database import create_engine, is_sqlite, session_factory
+from storage.database import is_sqlite, session_factory
 from storage.files import LocalFileStore
 from storage.inbox_store import SqlInboxStore
 from storage.outbox_queue import SqlOutboxQueue
@@ -54,17 +52,6 @@ from storage.unit_of_work import SqlUnitOfWork
 from storage.workers import SqlWorkers, new_worker_id
 
 log = logging.getLogger(__name__)
-
-
-def check_writable(folder: Path) -> None:
-    """Fail at start, with the reason, rather than at a citizen's first photo."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise SystemExit(f"MEDIA_DIR {folder}: cannot write there ({error.strerror})") from None
 
 
 class KanalAduan:
@@ -81,16 +68,13 @@ class KanalAduan:
 
     async def start(self) -> None:
         settings = self.settings
-        settings.require_telegram()
         token = settings.telegram_bot_token.get_secret_value()
-        guard_secrets([token, settings.webhook_secret()])
         self.fatal = asyncio.get_running_loop().create_future()
-        self.db = create_engine(settings.database_url)
-        await migrate.upgrade(self.db)
+        # Settings, city file, MEDIA_DIR, database, Bot API: one clear line per problem.
+        self.db = await startup.prepare(settings)
         sessions = session_factory(self.db)
         await self._join(sessions)
         config = settings.city()
-        check_writable(settings.media_dir)
         files = LocalFileStore(settings.media_dir)
         bot = Bot(
             token,

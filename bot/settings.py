@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.city_file import CityFileError, load_city
 from conversations.core.config import CityConfig
 from conversations.core.i18n import LANGUAGES
+from storage.database import url_password, validate_url
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/kanal_aduan.db"
+DEFAULT_MEDIA_DIR = Path("data/media")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -24,10 +29,11 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr = Field(default=SecretStr(""))
     telegram_api_base_url: str = "https://api.telegram.org"
     admin_chat_id: int = 0
-    database_url: str = "sqlite+aiosqlite:///data/kanal_aduan.db"
+    database_url: str = DEFAULT_DATABASE_URL
     city_config_path: Path = PACKAGE_DIR / "city.yaml"
-    media_dir: Path = Path("data/media")
+    media_dir: Path = DEFAULT_MEDIA_DIR
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
     default_language: str = "id"
     telegram_poll_timeout: int = Field(default=30, ge=0, le=50)
 
@@ -55,6 +61,52 @@ class Settings(BaseSettings):
     inbox_max_attempts: int = Field(default=5, ge=1)
     inbox_sweep_seconds: float = Field(default=1.0, gt=0)
     inbox_retention_days: int = Field(default=14, ge=1)
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if token and not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
+            # Never echo it: the message must be safe to print.
+            raise ValueError(
+                "TELEGRAM_BOT_TOKEN does not look like a token from @BotFather "
+                "(digits, a colon, letters; no quotes or spaces)"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value not in LOG_LEVELS:
+            raise ValueError(f"LOG_LEVEL must be one of: {', '.join(LOG_LEVELS)}")
+        return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        value = value.strip().lower() if isinstance(value, str) else value
+        if value not in ("text", "json"):
+            raise ValueError("LOG_FORMAT must be text or json")
+        return value
+
+    @field_validator("admin_chat_id")
+    @classmethod
+    def _group_id(cls, value: int) -> int:
+        if value > 0:
+            raise ValueError(
+                "ADMIN_CHAT_ID must be a group's id, which is negative (e.g. -1001234567890); "
+                "a positive id is a person's: send /id in the group to get its id"
+            )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        problem = validate_url(value)
+        if problem:
+            raise ValueError(f"DATABASE_URL {problem}")
+        return value
 
     @field_validator("default_language")
     @classmethod
@@ -104,37 +156,60 @@ class Settings(BaseSettings):
         token = self.telegram_bot_token.get_secret_value()
         return hashlib.sha256(f"kanal-aduan-webhook:{token}".encode()).hexdigest()
 
-    def city(self) -> CityConfig:
-        """The city's YAML, validated; a clear message instead of a traceback when wrong."""
+    def city_path(self) -> Path:
         path = self.city_config_path
         if not path.is_absolute() and not path.exists():
             # A relative path from .env.example works from any working directory.
             path = PACKAGE_DIR.parent / path
+        return path
+
+    def city(self) -> CityConfig:
+        """The city's YAML, validated; a clear message instead of a traceback when wrong."""
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise SystemExit(f"CITY_CONFIG_PATH: cannot read {path}: {error.strerror}") from None
-        except yaml.YAMLError as error:
-            raise SystemExit(f"CITY_CONFIG_PATH: {path} is not valid YAML: {error}") from None
-        try:
-            return CityConfig.model_validate(data)
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
-                for e in error.errors()
-            )
-            raise SystemExit(f"CITY_CONFIG_PATH: {path}: {problems}") from None
+            return load_city(self.city_path())
+        except CityFileError as error:
+            raise SystemExit("CITY_CONFIG_PATH: " + "\n".join(error.problems)) from None
+
+    def missing_keys(self) -> list[str]:
+        """Settings the configured channels cannot work without (Telegram: always)."""
+        required = (
+            ("TELEGRAM_BOT_TOKEN", bool(self.telegram_bot_token.get_secret_value())),
+            ("ADMIN_CHAT_ID", self.admin_chat_id != 0),
+            (
+                "PUBLIC_URL (needed for TELEGRAM_MODE=webhook)",
+                self.telegram_mode != "webhook" or bool(self.public_url),
+            ),
+        )
+        return [name for name, ok in required if not ok]
 
     def require_telegram(self) -> None:
-        missing = [
-            name
-            for name, ok in (
-                ("TELEGRAM_BOT_TOKEN", bool(self.telegram_bot_token.get_secret_value())),
-                ("ADMIN_CHAT_ID", self.admin_chat_id != 0),
-            )
-            if not ok
-        ]
-        if self.telegram_mode == "webhook" and not self.public_url:
-            missing.append("PUBLIC_URL (needed for TELEGRAM_MODE=webhook)")
+        missing = self.missing_keys()
         if missing:
             raise SystemExit(f"missing settings: {', '.join(missing)} (see .env.example)")
+
+    def secrets(self) -> list[str]:
+        """Every value that must never be printed: each ``SecretStr`` setting, and the
+        password of each URL setting (a database, a cache)."""
+        values: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                values.append(value.get_secret_value())
+            elif isinstance(value, str) and "://" in value:
+                values.append(url_password(value) or "")
+        if self.telegram_bot_token.get_secret_value():
+            values.append(self.webhook_secret())
+        return [value for value in values if value]
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """One line per wrong setting, named as in ``.env``, never echoing the value."""
+    problems = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]).upper() or "settings"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if message.startswith(key):
+            problems.append(message)
+        else:
+            problems.append(f"{key}: {message}")
+    return problems

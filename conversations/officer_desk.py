@@ -152,6 +152,9 @@ class OfficerDesk:
 
     async def handle(self, inbound: Inbound) -> str | None:
         """Handle one group event; returns the text to answer a button press with."""
+        if inbound.kind is InboundKind.COMMAND and inbound.command == "id":
+            await self._chat_id(inbound)
+            return None
         async with self.ctx.uow() as uow:
             if not await uow.updates.claim(inbound.update_key):
                 return None
@@ -173,6 +176,32 @@ class OfficerDesk:
             await uow.commit()
         self.ctx.wake_outbox()
         return notice
+
+    async def _chat_id(self, inbound: Inbound) -> None:
+        """``/id``: the group's id (and the topic's), which setting the bot up needs,
+        so it works in any group, configured or not; only the group's admins are told."""
+        chat = inbound.chat
+        admin = inbound.sender_is_chat  # posting "as the group" takes an admin
+        if not admin and self.admins is not None:
+            try:
+                admin = await self.admins.is_admin(chat.chat_id, inbound.sender.user_id)
+            except Exception:
+                log.warning("could not ask for the administrators of chat %s", chat.chat_id)
+        if not admin:
+            self._refused(inbound, "/id is for the group's administrators")
+            return
+        async with self.ctx.uow() as uow:
+            if not await uow.updates.claim(inbound.update_key):
+                return
+            if chat.thread_id is None:
+                text = self.t("officer.chat_id", chat_id=chat.chat_id)
+            else:
+                text = self.t(
+                    "officer.chat_topic_id", chat_id=chat.chat_id, thread_id=chat.thread_id
+                )
+            await self._say(uow, inbound, text)
+            await uow.commit()
+        self.ctx.wake_outbox()
 
     def is_officers_chat(self, chat: ChatAddress) -> bool:
         """The admin group (any of its topics) or an agency's own group.

@@ -6,13 +6,71 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def validate_url(url: str) -> str | None:
+    """What is wrong with a database URL, in words that never repeat its password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "is not a database URL (sqlite+aiosqlite:///path/file.db or postgresql://...)"
+    backend = parsed.get_backend_name()
+    if backend not in BACKENDS:
+        return f"names {backend}; only SQLite and PostgreSQL are supported"
+    if backend == "sqlite" and not parsed.database:
+        return "names no SQLite file (sqlite+aiosqlite:///data/kanal_aduan.db)"
+    if backend == "postgresql" and not parsed.database:
+        return "names no PostgreSQL database (postgresql://user:password@host/database)"
+    return None
+
+
+def url_password(url: str) -> str | None:
+    try:
+        return make_url(url).password
+    except ArgumentError:
+        return None
+
+
+def display_url(url: str | URL) -> str:
+    """The URL as it may be printed: the password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a URL)"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, or None for PostgreSQL and in-memory databases."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def sqlite_folder_problem(url: str, create: bool) -> str | None:
+    """A SQLite file's folder must exist: a mistyped path must not quietly become a
+    new, empty database. With ``create`` the missing folder is made (the default
+    ``data/`` on first start)."""
+    path = sqlite_path(url)
+    if path is None or path.parent.is_dir():
+        return None
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return None
+    return (
+        f"DATABASE_URL: the folder {path.parent} of the SQLite file does not exist; "
+        "create it or correct the path"
+    )
 
 
 def is_sqlite(url: str) -> bool:
@@ -37,9 +95,6 @@ def normalise_url(url: str) -> str:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = normalise_url(url)
     if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,3 +33,16 @@ async def upgrade(engine: AsyncEngine) -> None:
 
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
+
+
+async def revisions(engine: AsyncEngine) -> tuple[str | None, str | None]:
+    """The database's schema revision and the newest one this version brings."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    head = ScriptDirectory.from_config(config).get_current_head()
+
+    def _current(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as connection:
+        current = await connection.run_sync(_current)
+    return current, head

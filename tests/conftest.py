@@ -1,4 +1,5 @@
-"""Shared fixtures: a migrated database (SQLite, and PostgreSQL when TEST_DATABASE_URL is set)."""
+"""Shared fixtures: a migrated database (SQLite, and PostgreSQL when TEST_DATABASE_URL is
+set), and settings that come only from the test itself."""
 
 from __future__ import annotations
 
@@ -14,15 +15,30 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401  (the tables to empty between tests)
+from bot.settings import Settings
 from storage import migrate
 from storage.database import create_engine, is_sqlite, normalise_url
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 _created: set[str] = set()
+NEEDS_POSTGRES = pytest.mark.skipif(
+    not POSTGRES_URL, reason="PostgreSQL: set TEST_DATABASE_URL to run this on PostgreSQL too"
+)
+SETTINGS_KEYS = frozenset(name.upper() for name in Settings.model_fields)
 
 
-def database_params() -> list[str]:
-    return ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+def database_params() -> list[object]:
+    return ["sqlite", pytest.param("postgresql", marks=NEEDS_POSTGRES)]
+
+
+@pytest.fixture(autouse=True)
+def no_developer_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see the settings they set and nothing else: not the developer's ``.env``,
+    not a key exported in their shell."""
+    for name in list(os.environ):
+        if name.upper() in SETTINGS_KEYS:
+            monkeypatch.delenv(name)
+    monkeypatch.setitem(Settings.model_config, "env_file", None)
 
 
 def postgres_url() -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.settings import Settings
+from bot.settings import Settings, settings_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = sorted(name.upper() for name in Settings.model_fields)
@@ -27,11 +27,18 @@ def test_every_setting_is_in_the_readme() -> None:
     assert [key for key in KEYS if f"`{key}`" not in readme] == []
 
 
-def test_environment_overrides_the_env_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def env_file_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory whose ``.env`` the settings read, as ``aduan`` does."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text("ADMIN_CHAT_ID=-100111\nLOG_LEVEL=DEBUG\n")
+    monkeypatch.setitem(Settings.model_config, "env_file", ".env")
+    return tmp_path / ".env"
+
+
+def test_environment_overrides_the_env_file(
+    env_file_here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file_here.write_text("ADMIN_CHAT_ID=-100111\nLOG_LEVEL=DEBUG\n")
     monkeypatch.setenv("ADMIN_CHAT_ID", "-100222")
     settings = Settings()
     assert settings.admin_chat_id == -100222
@@ -59,11 +66,8 @@ def test_missing_token_stops_the_bot_with_a_clear_message() -> None:
         settings.require_telegram()
 
 
-def test_empty_values_from_env_example_count_as_unset(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text("TELEGRAM_BOT_TOKEN=\nADMIN_CHAT_ID=\n")
+def test_empty_values_from_env_example_count_as_unset(env_file_here: Path) -> None:
+    env_file_here.write_text("TELEGRAM_BOT_TOKEN=\nADMIN_CHAT_ID=\n")
     settings = Settings()
     with pytest.raises(SystemExit, match="TELEGRAM_BOT_TOKEN, ADMIN_CHAT_ID"):
         settings.require_telegram()
@@ -92,7 +96,7 @@ def test_cli_explains_invalid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("ADMIN_CHAT_ID", "not-a-number")
     with pytest.raises(SystemExit, match="ADMIN_CHAT_ID"):
-        main(["check"])
+        main(["migrate"])
 
 
 def test_default_language_is_checked_against_the_catalogs() -> None:
@@ -109,9 +113,48 @@ def test_hosted_postgres_urls_with_sslmode_work_with_asyncpg() -> None:
 
 
 def test_an_unwritable_media_folder_stops_the_start(tmp_path: Path) -> None:
-    from bot.runtime import check_writable
+    from bot.startup import check_writable
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     with pytest.raises(SystemExit, match="MEDIA_DIR"):
         check_writable(blocker / "media")
+
+
+def test_a_token_with_quotes_or_spaces_is_refused_without_being_repeated() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings.model_validate({"telegram_bot_token": "'123456:AAsecret-part' "})
+    [problem] = settings_problems(caught.value)
+    assert problem == (
+        "TELEGRAM_BOT_TOKEN does not look like a token from @BotFather "
+        "(digits, a colon, letters; no quotes or spaces)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        (
+            {"log_level": "verbose"},
+            "LOG_LEVEL must be one of: DEBUG, INFO, WARNING, ERROR, CRITICAL",
+        ),
+        ({"log_format": "xml"}, "LOG_FORMAT must be text or json"),
+        ({"admin_chat_id": 1234}, "ADMIN_CHAT_ID must be a group's id, which is negative"),
+        (
+            {"database_url": "mysql://u:pw@db/x"},
+            "DATABASE_URL names mysql; only SQLite and PostgreSQL are supported",
+        ),
+        ({"database_url": "postgresql://u:pw@db"}, "DATABASE_URL names no PostgreSQL database"),
+    ],
+)
+def test_wrong_values_are_explained_by_their_key(values: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings.model_validate(values)
+    [found] = settings_problems(caught.value)
+    assert found.startswith(problem)
+    assert "pw" not in found
+
+
+def test_log_settings_are_read_in_any_case() -> None:
+    settings = Settings.model_validate({"log_level": "debug", "log_format": "JSON"})
+    assert (settings.log_level, settings.log_format) == ("DEBUG", "json")

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Placeholders a city may use in its own texts (privacy_text, help_text).
 TEXT_PLACEHOLDERS = ("city", "retention_months", "verify_days", "followup_days")
 
 
-class Deadlines(BaseModel):
+class Strict(BaseModel):
+    """A mistyped key (``city_nama:``) is an error, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _user_ids(values: list[int]) -> list[int]:
+    wrong = [value for value in values if value <= 0]
+    if wrong:
+        raise ValueError(
+            f"{', '.join(map(str, wrong))}: a person's Telegram id is a positive number"
+        )
+    return values
+
+
+class Deadlines(Strict):
     """Deadlines per SP4N-LAPOR! (Perpres 76/2013, PermenPANRB 62/2018)."""
 
     verify_working_days: int = Field(3, ge=0)
@@ -22,7 +38,7 @@ class Deadlines(BaseModel):
     info_wait_working_days: int = Field(5, ge=1)
 
 
-class DeadlineOverrides(BaseModel):
+class DeadlineOverrides(Strict):
     verify_working_days: int | None = Field(None, ge=0)
     followup_working_days: int | None = Field(None, ge=0)
     autoclose_working_days: int | None = Field(None, ge=0)
@@ -30,7 +46,7 @@ class DeadlineOverrides(BaseModel):
     info_wait_working_days: int | None = Field(None, ge=1)
 
 
-class Agency(BaseModel):
+class Agency(Strict):
     code: str
     name: str
     # What citizens and buttons see ("Dinas PUPR"); the full name where there is room.
@@ -44,8 +60,30 @@ class Agency(BaseModel):
     def short(self) -> str:
         return self.short_name or self.name
 
+    @field_validator("chat_id")
+    @classmethod
+    def _group_id(cls, value: int | None) -> int | None:
+        if value is not None and value >= 0:
+            raise ValueError(
+                "a group's id is negative (e.g. -1001234567890); send /id in the group to see it"
+            )
+        return value
 
-class Category(BaseModel):
+    _officers = field_validator("officers")(_user_ids)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Agency:
+        if self.use_topic and self.chat_id is not None:
+            raise ValueError(
+                f"agency {self.code}: chat_id and use_topic together; "
+                "an agency works either in its own group or in a topic of the admin group"
+            )
+        if self.thread_id is not None and self.chat_id is None:
+            raise ValueError(f"agency {self.code}: thread_id needs the chat_id of its group")
+        return self
+
+
+class Category(Strict):
     code: str
     name: dict[str, str]
     agency: str
@@ -63,7 +101,7 @@ class Category(BaseModel):
         return self.name.get(lang) or next(iter(self.name.values()))
 
 
-class CityConfig(BaseModel):
+class CityConfig(Strict):
     city_name: str = "Kota"
     ticket_prefix: str = "ADU"
     timezone: str = "Asia/Jakarta"
@@ -94,6 +132,20 @@ class CityConfig(BaseModel):
                 known = ", ".join("{" + name + "}" for name in TEXT_PLACEHOLDERS)
                 raise ValueError(f"{lang}: {error!r}; placeholders allowed: {known}") from None
         return texts
+
+    _desk_officers = field_validator("desk_officers")(_user_ids)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; Indonesian cities use Asia/Jakarta (WIB), "
+                "Asia/Makassar (WITA) or Asia/Jayapura (WIT)"
+            ) from None
+        return value
 
     @field_validator("ticket_prefix")
     @classmethod

@@ -442,6 +442,10 @@ class FakeChat:
         self.username = username
         self.is_forum = is_forum
         self.admins = list(admins)
+        # The bot's own place in a group: "administrator" with every right but those
+        # listed in ``bot_lacks`` (e.g. "can_manage_topics"), or "member", "left"...
+        self.bot_status = "administrator"
+        self.bot_lacks: set[str] = set()
         self.topics: dict[int, Topic] = {}
         # Every message of the chat as Telegram currently shows it, keyed by message_id.
         self.messages: dict[int, JSON] = {}
@@ -1890,7 +1894,9 @@ class FakeTelegram:
         user = self._user_json(user_id)
         if chat.type == "private":
             status = "member"
-        elif user_id == self.bot_id or user_id in chat.admins:
+        elif user_id == self.bot_id:
+            status = chat.bot_status
+        elif user_id in chat.admins:
             status = "administrator"
         elif user_id in self.users:
             status = "member"
@@ -1906,6 +1912,8 @@ class FakeTelegram:
         )  # fmt: skip
         member: JSON = {"status": status, "user": user, "can_be_edited": False}
         member.update({"is_anonymous": False, **dict.fromkeys(rights, True)})
+        if user_id == self.bot_id:
+            member.update(dict.fromkeys(chat.bot_lacks, False))
         return member
 
     async def _get_chat_member(self, params: JSON, files: dict[str, UploadedFile]) -> JSON:
@@ -1918,7 +1926,8 @@ class FakeTelegram:
         chat = self._chat_for(params.get("chat_id"))
         if chat.type == "private":
             raise bad_request("there are no administrators in the private chat")
-        return [self._member_json(chat, user_id) for user_id in [*chat.admins, self.bot_id]]
+        members = [*chat.admins, *([self.bot_id] if chat.bot_status == "administrator" else [])]
+        return [self._member_json(chat, user_id) for user_id in members]
 
     def _forum(self, params: JSON) -> FakeChat:
         chat = self._chat_for(params.get("chat_id"))
@@ -1935,6 +1944,8 @@ class FakeTelegram:
 
     async def _create_forum_topic(self, params: JSON, files: dict[str, UploadedFile]) -> JSON:
         chat = self._forum(params)
+        if chat.bot_status != "administrator" or "can_manage_topics" in chat.bot_lacks:
+            raise bad_request("not enough rights to create a topic")
         name = str(params.get("name") or "")
         if not 1 <= len(name) <= 128:
             raise bad_request("TOPIC_TITLE_EMPTY" if not name else "TOPIC_TITLE_TOO_LONG")

@@ -1,0 +1,212 @@
+"""``aduan check``: every problem that can be found before the bot starts, all at once.
+
+Offline it checks the settings, the city's YAML, DATABASE_URL and MEDIA_DIR;
+``--online`` also asks Telegram (the token, the bot's place in the officers'
+groups) and the database (reachable, migrated). It creates nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+from telegram import Bot, ChatMemberAdministrator, ChatMemberOwner, User
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
+
+from bot.city_file import CityFileError, load_city
+from bot.logging_setup import guard_secrets, redact
+from bot.settings import DEFAULT_DATABASE_URL, DEFAULT_MEDIA_DIR, Settings, settings_problems
+from bot.startup import database_problem, network_problem, token_refused
+from conversations.core.config import CityConfig
+from storage.database import (
+    create_engine,
+    display_url,
+    sqlite_folder_problem,
+    sqlite_path,
+)
+from storage.migrate import revisions
+
+
+async def run(online: bool) -> int:
+    """Print what passed and every problem; the exit status: 1 if anything is wrong."""
+    report = Report()
+    settings = load_settings(report)
+    guard_secrets(settings.secrets())
+    config = check_offline(settings, report)
+    if online:
+        await check_online(settings, config, report)
+    for line in report.passed:
+        print(redact(f"ok: {line}"))
+    for line in report.problems:
+        print(redact(f"problem: {line}"))
+    if report.problems:
+        count = len(report.problems)
+        print(f"{count} problem{'s' if count > 1 else ''} found")
+        return 1
+    if not online:
+        print("no problems found (`aduan check --online` also asks Telegram and the database)")
+    return 0
+
+
+@dataclass
+class Report:
+    problems: list[str] = field(default_factory=list)
+    passed: list[str] = field(default_factory=list)
+
+
+def load_settings(report: Report) -> Settings:
+    """The settings; each wrong value is reported and replaced by its default, so the
+    rest can still be checked."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        report.problems.extend(settings_problems(error))
+        wrong = {str(item["loc"][0]) for item in error.errors() if item["loc"]}
+        defaults = {
+            name: Settings.model_fields[name].get_default(call_default_factory=True)
+            for name in wrong
+            if name in Settings.model_fields
+        }
+        return Settings(**defaults)
+
+
+def check_offline(settings: Settings, report: Report) -> CityConfig | None:
+    report.problems.extend(
+        f"{key} is not set (see .env.example)" for key in settings.missing_keys()
+    )
+    config: CityConfig | None = None
+    path = settings.city_path()
+    try:
+        config = load_city(path)
+    except CityFileError as error:
+        report.problems.extend(error.problems)
+    else:
+        report.passed.append(
+            f"{path}: {config.city_name}, {len(config.categories)} categories, "
+            f"{len(config.agencies)} agencies"
+        )
+    if settings.database_url != DEFAULT_DATABASE_URL:
+        problem = sqlite_folder_problem(settings.database_url, create=False)
+        if problem:
+            report.problems.append(problem)
+    report.problems.extend(_media_problems(settings.media_dir))
+    return config
+
+
+def _media_problems(folder: Path) -> list[str]:
+    if folder.is_dir():
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return [f"MEDIA_DIR {folder}: the bot cannot write there"]
+        return []
+    if folder.exists():
+        return [f"MEDIA_DIR {folder}: not a folder"]
+    if folder != DEFAULT_MEDIA_DIR and not folder.parent.is_dir():
+        return [
+            f"MEDIA_DIR {folder}: the folder {folder.parent} does not exist; "
+            "create it or correct the path"
+        ]
+    return []
+
+
+async def check_online(settings: Settings, config: CityConfig | None, report: Report) -> None:
+    await _check_database(settings.database_url, report)
+    token = settings.telegram_bot_token.get_secret_value()
+    if not token:
+        return
+    base_url = settings.telegram_api_base_url
+    bot = Bot(token, base_url=f"{base_url}/bot", base_file_url=f"{base_url}/file/bot")
+    try:
+        try:
+            me = await bot.get_me()
+        except InvalidToken:
+            report.problems.append(token_refused(base_url))
+            return
+        except NetworkError as error:
+            report.problems.append(
+                f"cannot reach the Telegram Bot API at {base_url}: {network_problem(error)}; "
+                "check the network or TELEGRAM_API_BASE_URL"
+            )
+            return
+        report.passed.append(f"TELEGRAM_BOT_TOKEN: the bot is @{me.username}")
+        topics = [a.code for a in config.agencies if a.use_topic] if config else []
+        if settings.admin_chat_id:
+            await _check_group(bot, me, settings.admin_chat_id, "ADMIN_CHAT_ID", topics, report)
+        for agency in config.agencies if config else []:
+            if agency.chat_id is not None:
+                label = f"agency {agency.code} chat_id"
+                await _check_group(bot, me, agency.chat_id, label, [], report)
+    finally:
+        await bot.shutdown()
+
+
+async def _check_database(url: str, report: Report) -> None:
+    shown = display_url(url)
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        # Opening it would create an empty file; that is `aduan migrate`'s job.
+        report.problems.append(
+            f"DATABASE_URL: there is no database at {path} yet; "
+            "`aduan migrate` creates it (`aduan run` does too)"
+        )
+        return
+    engine = create_engine(url)
+    try:
+        current, head = await revisions(engine)
+    except Exception as error:
+        report.problems.append(database_problem(url, error))
+        return
+    finally:
+        await engine.dispose()
+    if current != head:
+        report.problems.append(
+            f"DATABASE_URL: the database {shown} is at schema {current or '(empty)'}, this "
+            f"version needs {head}: run `aduan migrate` (`aduan run` does it too)"
+        )
+    else:
+        report.passed.append(f"DATABASE_URL: {shown} is reachable and up to date")
+
+
+async def _check_group(
+    bot: Bot, me: User, chat_id: int, label: str, topics: list[str], report: Report
+) -> None:
+    mention = f"/id@{me.username}"
+    try:
+        chat = await bot.get_chat(chat_id)
+        member = await bot.get_chat_member(chat_id, me.id)
+    except (BadRequest, Forbidden) as error:
+        if "not found" in error.message.lower():
+            report.problems.append(
+                f"{label} {chat_id}: chat not found: the id is wrong or the bot is not in "
+                f"that group; add the bot to the group and send {mention} there"
+            )
+        else:
+            report.problems.append(f"{label} {chat_id}: {error.message}")
+        return
+    except TelegramError as error:
+        report.problems.append(f"{label} {chat_id}: Telegram answered: {error.message}")
+        return
+    name = f"{chat.title or chat_id} ({chat_id})"
+    if chat.type not in (chat.GROUP, chat.SUPERGROUP):
+        report.problems.append(f"{label} {chat_id}: is a {chat.type} chat, not a group")
+        return
+    if not isinstance(member, ChatMemberAdministrator | ChatMemberOwner):
+        report.problems.append(
+            f"{label}: the bot is not an admin of {name}: make it an administrator "
+            "(group info, Administrators, Add Admin) so it reads the officers' replies"
+        )
+        return
+    if topics:
+        users = ", ".join(topics)
+        if not chat.is_forum:
+            report.problems.append(
+                f"{label}: agencies {users} use topics, but {name} has no topics: "
+                "turn on Topics in the group's settings"
+            )
+        elif isinstance(member, ChatMemberAdministrator) and not member.can_manage_topics:
+            report.problems.append(
+                f"{label}: not enough rights to create topics in {name} (agencies {users}): "
+                "give the bot the Manage topics right"
+            )
+    report.passed.append(f"{label}: the bot is an administrator of {name}")
