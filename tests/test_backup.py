@@ -77,7 +77,11 @@ async def test_a_backup_taken_while_the_bot_writes_restores_what_was_committed(
         await busy.begin()
         await busy.execute(
             insert(CitizenRow).values(
-                channel="telegram", external_id="3003", chat_id="3003", display_name="Joko"
+                channel="telegram",
+                external_id="3003",
+                chat_id="3003",
+                display_name="Joko",
+                offered=[],
             )
         )
         summary = await asyncio.wait_for(backup.backup(database_url, media, archive), 60)
