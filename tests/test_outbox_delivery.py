@@ -155,6 +155,9 @@ async def test_5xx_backs_off_then_delivers(
     await push(core, user.id, ["kabar"])
     fake.fail_next("sendMessage", status=502, chat_id=user.id, times=3)
     d = deliverer(engine, bot, core)
+    # Jitter ranges that cannot overlap: 0.1-0.3 s after the first failure, 0.4-1.2 s
+    # after the third.
+    d.backoff_base, d.backoff_max = 0.2, 1.0
     await until_settled(d, engine)
     assert texts_to(fake, user.id) == ["kabar"]
     tries = sorted(c.time for c in fake.calls if c.method == "sendMessage")
