@@ -8,13 +8,15 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.routing import BaseRoute
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from bot import startup
+from bot.channels import ChannelPlugin
 from bot.health import health_route
 from bot.scheduler import BotScheduler
 from bot.settings import Settings
+from bot.telegram_channel import TelegramChannel
 from bot.web import WebServer
 from conversations.core import survey
 from conversations.core.context import CoreContext, SystemClock
@@ -28,21 +30,9 @@ from conversations.core.messages import Channel, ChatAddress, Inbound, Reply
 from conversations.core.outbox import queue
 from conversations.core.ports import Clock
 from conversations.core.profile import bot_profiles
-from conversations.core.ratelimit import SendLimits
-from conversations.core.topics import TopicSender
 from conversations.core.workdays import WorkingCalendar
 from conversations.engine import CitizenChat
 from conversations.officer_desk import OfficerDesk, citizen_follow_up, follow_up_reply
-from handlers.telegram.files import TelegramMediaFetcher
-from handlers.telegram.intake import (
-    ALLOWED_UPDATES,
-    TelegramIntake,
-    TelegramPoller,
-    webhook_route,
-)
-from handlers.telegram.officers import TelegramChatAdmins, TelegramForumTopics
-from handlers.telegram.profile import introduce
-from handlers.telegram.sender import TelegramSender
 from storage.database import is_sqlite, session_factory
 from storage.files import LocalFileStore
 from storage.inbox_store import SqlInboxStore
@@ -60,15 +50,16 @@ class KanalAduan:
     def __init__(self, settings: Settings, clock: Clock | None = None):
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.bot: Bot | None = None
         self.web: WebServer | None = None
-        self.poller: TelegramPoller | None = None
-        self._poll_task: asyncio.Task[None] | None = None
+        self.channels: dict[str, ChannelPlugin] = {}
         self.fatal: asyncio.Future[str] | None = None
+
+    @property
+    def bot(self) -> Bot:
+        return self.telegram.bot
 
     async def start(self) -> None:
         settings = self.settings
-        token = settings.telegram_bot_token.get_secret_value()
         self.fatal = asyncio.get_running_loop().create_future()
         # Settings, city file, MEDIA_DIR, database, Bot API: one clear line per problem.
         self.db = await startup.prepare(settings)
@@ -76,26 +67,25 @@ class KanalAduan:
         await self._join(sessions)
         config = settings.city()
         files = LocalFileStore(settings.media_dir)
-        bot = Bot(
-            token,
-            base_url=f"{settings.telegram_api_base_url}/bot",
-            base_file_url=f"{settings.telegram_api_base_url}/file/bot",
-            # python-telegram-bot's default is one connection: every send would queue.
-            request=HTTPXRequest(connection_pool_size=64),
-            get_updates_request=HTTPXRequest(connection_pool_size=1),
-        )
-        self.bot = bot
+
+        def uow() -> SqlUnitOfWork:
+            return SqlUnitOfWork(sessions)
+
+        self.telegram = TelegramChannel(settings, uow)
+        self.channels = {self.telegram.name: self.telegram}
         self.ctx = CoreContext(
             config=config,
             catalog=Catalog.load(default=settings.default_language),
             calendar=WorkingCalendar(
                 config.timezone, config.cuti_bersama, config.extra_working_days
             ),
-            uow=lambda: SqlUnitOfWork(sessions),
+            uow=uow,
             files=files,
             desk_chat=ChatAddress(Channel.TELEGRAM, str(settings.admin_chat_id)),
             clock=self.clock,
-            fetchers={Channel.TELEGRAM.value: TelegramMediaFetcher(bot)},
+            fetchers={
+                name: c.fetcher for name, c in self.channels.items() if c.fetcher is not None
+            },
         )
         self.citizens = CitizenChat(self.ctx)
         self.citizens.idle_handlers.append(citizen_follow_up)
@@ -104,13 +94,13 @@ class KanalAduan:
         self.citizens.reply_handlers.append(follow_up_reply)
         self.citizens.reply_handlers.append(survey.comment_reply)
         self.duties = Duties(self.ctx, SqlScheduleQueries(sessions))
-        self.officers = OfficerDesk(self.ctx, TelegramChatAdmins(bot))
+        self.officers = OfficerDesk(self.ctx, self.telegram.admins)
         self.inbox_store = SqlInboxStore(
             sessions, self.workers.id, owner_timeout=settings.worker_timeout_seconds
         )
         self.inbox = Inbox(
             self.inbox_store,
-            {Channel.TELEGRAM.value: TelegramIntake(bot)},
+            {name: c.intake for name, c in self.channels.items()},
             self.dispatch,
             self.clock,
             on_parked=self.on_parked,
@@ -118,24 +108,14 @@ class KanalAduan:
             max_attempts=settings.inbox_max_attempts,
             lease_seconds=settings.outbox_lease_seconds,
         )
-        limits = SendLimits(
-            global_per_second=settings.telegram_global_rate,
-            private_per_second=settings.telegram_private_rate,
-            private_burst=settings.telegram_private_burst,
-            group_per_minute=settings.telegram_group_per_minute,
-        )
         self.deliverer = Deliverer(
             SqlOutboxQueue(
                 sessions, owner=self.workers.id, owner_timeout=settings.worker_timeout_seconds
             ),
-            {
-                Channel.TELEGRAM.value: TopicSender(
-                    TelegramSender(bot), TelegramForumTopics(bot), self.ctx.uow
-                )
-            },
+            {name: c.sender for name, c in self.channels.items()},
             files,
             self.clock,
-            limits,
+            {name: c.limits for name, c in self.channels.items()},
             max_attempts=settings.outbox_max_attempts,
             batch=settings.outbox_batch,
             lease_seconds=settings.outbox_lease_seconds,
@@ -157,32 +137,15 @@ class KanalAduan:
             heartbeat_seconds=settings.worker_heartbeat_seconds,
             housekeeping=self._housekeeping,
         )
-        await bot.initialize()
-        await introduce(bot, bot_profiles(self.ctx))
-        routes = [health_route(sessions, self.inbox_store, self.clock)]
-        if settings.telegram_mode == "webhook":
-            routes.append(
-                webhook_route(settings.telegram_webhook_path, settings.webhook_secret(), self.inbox)
-            )
+        await self.telegram.initialize(bot_profiles(self.ctx))
+        routes: list[BaseRoute] = [health_route(sessions, self.inbox_store, self.clock)]
+        for channel in self.channels.values():
+            routes += channel.routes(self.inbox)
         self.web = WebServer(settings.web_host, settings.web_port, routes)
         await self.web.start()
         self.scheduler.start()
-        if settings.telegram_mode == "webhook":
-            await bot.set_webhook(
-                f"{settings.public_url}{settings.telegram_webhook_path}",
-                secret_token=settings.webhook_secret(),
-                allowed_updates=ALLOWED_UPDATES,
-                drop_pending_updates=False,
-            )
-        else:
-            await bot.delete_webhook(drop_pending_updates=False)
-            self.poller = TelegramPoller(
-                bot,
-                self.inbox,
-                settings.telegram_api_base_url,
-                timeout=settings.telegram_poll_timeout,
-            )
-            self._poll_task = asyncio.get_running_loop().create_task(self._poll())
+        for channel in self.channels.values():
+            await channel.start(self.inbox, self._stop_for)
         self.inbox.sweep_soon()
         log.info(
             "Kanal Aduan is running (%s): Telegram %s, web %s",
@@ -190,6 +153,10 @@ class KanalAduan:
             settings.telegram_mode,
             self.web.url,
         )
+
+    def _stop_for(self, reason: str) -> None:
+        if self.fatal is not None and not self.fatal.done():
+            self.fatal.set_result(reason)
 
     async def _join(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         """Register this process; on SQLite refuse a second one; take back a dead
@@ -212,12 +179,6 @@ class KanalAduan:
         if released:
             log.info("took back %d update(s)/message(s) held by a stopped process", released)
 
-    async def _poll(self) -> None:
-        assert self.poller is not None
-        await self.poller.run()
-        if self.poller.fatal and self.fatal is not None and not self.fatal.done():
-            self.fatal.set_result(self.poller.fatal)
-
     async def _heartbeat(self) -> None:
         await self.workers.heartbeat(self.clock.now(), self.settings.outbox_lease_seconds)
 
@@ -229,10 +190,9 @@ class KanalAduan:
 
     async def stop(self) -> None:
         # Stop taking updates first, so replies to the last ones are still delivered.
-        if self._poll_task is not None:
-            self._poll_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._poll_task
+        for channel in self.channels.values():
+            with contextlib.suppress(Exception):
+                await channel.stop()
         if self.web is not None:
             await self.web.stop()
         inbox: Inbox | None = getattr(self, "inbox", None)
@@ -247,9 +207,8 @@ class KanalAduan:
         if workers is not None:
             with contextlib.suppress(Exception):
                 await workers.deregister()
-        if self.bot is not None:
-            with contextlib.suppress(Exception):
-                await self.bot.shutdown()
+        for channel in self.channels.values():
+            await channel.close()
         db = getattr(self, "db", None)
         if db is not None:
             await db.dispose()

@@ -27,7 +27,7 @@ import contextlib
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
 from conversations.core.domain import OutboxItem
@@ -64,7 +64,7 @@ class Deliverer:
         senders: dict[str, MessageSender],
         files: FileStore,
         clock: Clock,
-        limits: SendLimits | None = None,
+        limits: SendLimits | Mapping[str, SendLimits] | None = None,
         max_attempts: int = 8,
         batch: int = 100,
         lease_seconds: float = 120.0,
@@ -77,7 +77,8 @@ class Deliverer:
         self.senders = senders
         self.files = files
         self.clock = clock
-        self.limits = limits or SendLimits()
+        # Each platform has its own limits (Telegram's 30/s, WhatsApp's 80/s...).
+        self.limits: Mapping[str, SendLimits] | SendLimits = limits or SendLimits()
         self.max_attempts = max_attempts
         self.batch = batch
         self.lease_seconds = lease_seconds
@@ -202,7 +203,7 @@ class Deliverer:
             count = sender.message_count(item)
         except Exception:  # a broken payload fails in deliver(), where it is reported
             count = 1
-        await self.limits.acquire(item.chat_id, count)
+        await self._limits(item.channel).acquire(item.chat_id, count)
         try:
             return await sender.deliver(item, self.files)
         except Exception as error:  # a bug in rendering must not stop the queue
@@ -211,6 +212,15 @@ class Deliverer:
 
     async def _hand_back(self, lane: str, items: list[OutboxItem]) -> None:
         await self.queue.release(items)
+
+    def _limits(self, channel: str) -> SendLimits:
+        if isinstance(self.limits, SendLimits):
+            return self.limits
+        found = self.limits.get(channel)
+        if found is None:
+            found = SendLimits()
+            self.limits = {**self.limits, channel: found}
+        return found
 
     def backoff(self, attempts: int) -> float:
         """Seconds before retry number ``attempts + 1``: exponential, with jitter."""
