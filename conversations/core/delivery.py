@@ -156,7 +156,9 @@ class Deliverer:
             if not claimed:
                 if not self.lanes.count():
                     break
-                await self.lanes.wait_idle()
+                # Lanes finishing free room for more rows: claim again soon.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.lanes.wait_idle(), timeout=0.2)
         return self._settled - before
 
     async def close(self, grace: float = 5.0) -> None:

@@ -756,6 +756,8 @@ class FakeTelegram:
         self.send_clock: Callable[[], float] = time.monotonic
         self._fail_rules: list[FailRule] = []
         self._slow: dict[str, float] = {}
+        # When set, sends beyond Telegram's limits get 429 as on the real server.
+        self.enforce_limits = False
         self._blocked: set[int] = set()
         self._cursors: dict[int, int] = {}
         self._in_flight = 0
@@ -1145,10 +1147,26 @@ class FakeTelegram:
                 rule.description or _status_text(rule.status, rule.retry_after),
                 rule.retry_after,
             )
+        if self.enforce_limits and method in SEND_METHODS and chat_id is not None:
+            self._enforce_limits(chat_id)
         if method in CHAT_WRITE_METHODS and chat_id in self._blocked:
             if chat_id > 0:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
             raise ApiError(403, "Forbidden: bot was kicked from the supergroup chat")
+
+    def _enforce_limits(self, chat_id: int) -> None:
+        now = self.send_clock()
+        recent = [t for t, _ in self._send_events if now - t < 1.0]
+        if len(recent) >= 30:
+            raise ApiError(429, _status_text(429, 1), 1)
+        times = self._send_times(chat_id)
+        if chat_id < 0:
+            window = [t for t in times if now - t < 60.0]
+            if len(window) >= 20:
+                wait = max(1, int(60.0 - (now - window[0])) + 1)
+                raise ApiError(429, _status_text(429, wait), wait)
+        elif len([t for t in times if now - t < 1.0]) >= 3:
+            raise ApiError(429, _status_text(429, 1), 1)
 
     def _maybe_chat_id(self, params: JSON) -> int | None:
         value = params.get("chat_id")
