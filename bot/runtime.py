@@ -14,6 +14,7 @@ from telegram import Bot
 from bot import startup
 from bot.channels import ChannelPlugin
 from bot.health import health_route
+from bot.metrics import Metrics, metrics_route
 from bot.scheduler import BotScheduler
 from bot.settings import Settings
 from bot.telegram_channel import TelegramChannel
@@ -98,6 +99,7 @@ class KanalAduan:
         self.inbox_store = SqlInboxStore(
             sessions, self.workers.id, owner_timeout=settings.worker_timeout_seconds
         )
+        self.metrics = Metrics()
         self.inbox = Inbox(
             self.inbox_store,
             {name: c.intake for name, c in self.channels.items()},
@@ -107,6 +109,7 @@ class KanalAduan:
             failure_notice=lambda inbound: self.ctx.t(None, "common.unknown_error"),
             max_attempts=settings.inbox_max_attempts,
             lease_seconds=settings.outbox_lease_seconds,
+            observer=self.metrics,
         )
         self.deliverer = Deliverer(
             SqlOutboxQueue(
@@ -123,6 +126,7 @@ class KanalAduan:
             backoff_max=settings.outbox_backoff_max_seconds,
             on_failed=self.duties.delivery_failed,
             on_unreachable=self.on_unreachable,
+            observer=self.metrics,
         )
         self.ctx.wake_outbox = self.deliverer.wake
         self.scheduler = BotScheduler(
@@ -138,7 +142,10 @@ class KanalAduan:
             housekeeping=self._housekeeping,
         )
         await self.telegram.initialize(bot_profiles(self.ctx))
-        routes: list[BaseRoute] = [health_route(sessions, self.inbox_store, self.clock)]
+        routes: list[BaseRoute] = [
+            health_route(sessions, self.inbox_store, self.clock),
+            metrics_route(self.metrics, sessions, self.inbox_store, self.clock),
+        ]
         for channel in self.channels.values():
             routes += channel.routes(self.inbox)
         self.web = WebServer(settings.web_host, settings.web_port, routes)

@@ -32,6 +32,7 @@ from datetime import timedelta
 
 from conversations.core.domain import OutboxItem
 from conversations.core.lanes import Lanes
+from conversations.core.observe import NoObserver, Observer
 from conversations.core.ports import (
     Clock,
     FileStore,
@@ -72,6 +73,7 @@ class Deliverer:
         backoff_max: float = 300.0,
         on_failed: Notice | None = None,
         on_unreachable: Notice | None = None,
+        observer: Observer | None = None,
     ):
         self.queue = queue
         self.senders = senders
@@ -86,6 +88,7 @@ class Deliverer:
         self.backoff_max = backoff_max
         self.on_failed: Notice = on_failed or _nothing
         self.on_unreachable: Notice = on_unreachable or _nothing
+        self.observer: Observer = observer or NoObserver()
         self.lanes: Lanes[OutboxItem] = Lanes(self._send_next, self._hand_back)
         self._round_lock = asyncio.Lock()
         self._again = False
@@ -175,6 +178,7 @@ class Deliverer:
 
     async def _send_next(self, lane: str, item: OutboxItem) -> bool:
         result = await self._deliver(item)
+        self.observer.message_settled(item.channel, result.outcome.value)
         pause = 0.5
         while True:
             try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import Any, Protocol
 
 from conversations.core.lanes import Lanes
 from conversations.core.messages import Inbound
+from conversations.core.observe import NoObserver, Observer
 from conversations.core.ports import Clock
 from conversations.core.sanitize import clean_inbound
 
@@ -121,6 +123,7 @@ class Inbox:
         batch: int = 200,
         per_chat: int = 20,
         concurrency: int = 8,
+        observer: Observer | None = None,
     ):
         self.store = store
         self.intakes = intakes
@@ -133,6 +136,7 @@ class Inbox:
         self.lease_seconds = lease_seconds
         self.batch = batch
         self.per_chat = per_chat
+        self.observer: Observer = observer or NoObserver()
         self.lanes: Lanes[InboxItem] = Lanes(self._apply, self._hand_back, concurrency)
         self._sweep_lock = asyncio.Lock()
         self._background: set[asyncio.Task[int]] = set()
@@ -195,6 +199,13 @@ class Inbox:
     # applying ------------------------------------------------------------------
 
     async def _apply(self, chat: str, item: InboxItem) -> bool:
+        started = time.monotonic()
+        carry_on, outcome = await self._handle(item)
+        self.observer.update_handled(item.channel, outcome, time.monotonic() - started)
+        return carry_on
+
+    async def _handle(self, item: InboxItem) -> tuple[bool, str]:
+        """Apply one update; (may the chat's next one go on, what happened)."""
         intake = self.intakes.get(item.channel)
         inbound: Inbound | None = None
         try:
@@ -206,7 +217,7 @@ class Inbox:
                     log.warning("inbox %s: no adapter for channel %s", item.key, item.channel)
                 await self.store.finish(item, self.clock.now())
                 self.handled += 1
-                return True
+                return True, "ignored"
             notice = await self.dispatch(inbound)
         except Exception as error:
             return await self._failed(item, inbound, error)
@@ -216,14 +227,15 @@ class Inbox:
                 await intake.finish(item.payload, inbound, notice)
             except Exception:
                 log.warning("inbox %s: could not finish on %s", item.key, item.channel)
-        return True
+        return True, "handled"
 
-    async def _failed(self, item: InboxItem, inbound: Inbound | None, error: Exception) -> bool:
-        """Decide after a failure; True when the chat's next update may go on."""
+    async def _failed(
+        self, item: InboxItem, inbound: Inbound | None, error: Exception
+    ) -> tuple[bool, str]:
         if not await self._reachable():
             # The database is away: that is nobody's fault, and nothing is counted.
             await self._until_stored(self.store.ping, "reach the database")
-            return await self._apply(item.chat_key, item)
+            return await self._handle(item)
         self.failed += 1
         detail = f"{type(error).__name__}: {error}"[:500]
         log.exception("inbox %s failed (attempt %d)", item.key, item.attempts + 1)
@@ -243,11 +255,11 @@ class Inbox:
                 await self.on_parked(item, inbound, detail)
             except Exception:
                 log.exception("inbox %s: could not report the parked update", item.key)
-            return True
+            return True, "parked"
         delay = self.backoff_base * 2.0**item.attempts
         at = self.clock.now() + timedelta(seconds=delay)
         await self._until_stored(lambda: self.store.retry(item, at, detail), "reschedule")
-        return False
+        return False, "failed"
 
     async def _reachable(self) -> bool:
         try:
