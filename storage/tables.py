@@ -8,6 +8,18 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+# One length rule for what comes from outside: the inbound boundary
+# (conversations/core/sanitize.py) keeps every value within these.
+from conversations.core.sanitize import (
+    CHAT_ID_MAX,
+    EXTERNAL_ID_MAX,
+    FILE_ID_MAX,
+    MIME_MAX,
+    NAME_MAX,
+    PHONE_MAX,
+    USERNAME_MAX,
+)
+
 
 class InboxRow(SQLModel, table=True):
     """Every inbound update, stored before it is acknowledged; the key dedupes it."""
@@ -49,11 +61,11 @@ class CitizenRow(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("channel", "external_id"),)
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
-    external_id: str = Field(max_length=64)
-    chat_id: str = Field(max_length=64, index=True)
-    display_name: str = Field(max_length=200)
-    username: str | None = Field(default=None, max_length=64)
-    phone: str | None = Field(default=None, max_length=32)
+    external_id: str = Field(max_length=EXTERNAL_ID_MAX)
+    chat_id: str = Field(max_length=CHAT_ID_MAX, index=True)
+    display_name: str = Field(max_length=NAME_MAX)
+    username: str | None = Field(default=None, max_length=USERNAME_MAX)
+    phone: str | None = Field(default=None, max_length=PHONE_MAX)
     language: str = Field(default="id", max_length=8)
     unreachable: bool = False
     offered: list[dict[str, str]] = Field(
@@ -83,8 +95,8 @@ class AttachmentRow(SQLModel, table=True):
     size: int
     sha256: str = Field(max_length=64)
     channel: str = Field(max_length=16)
-    platform_file_id: str | None = Field(default=None, max_length=256)
-    mime_type: str | None = Field(default=None, max_length=100)
+    platform_file_id: str | None = Field(default=None, max_length=FILE_ID_MAX)
+    mime_type: str | None = Field(default=None, max_length=MIME_MAX)
     source: str = Field(default="citizen", max_length=16)
     created_at: datetime
 
@@ -142,8 +154,8 @@ class EventRow(SQLModel, table=True):
     at: datetime
     action: str = Field(max_length=32)
     actor_role: str = Field(max_length=16)
-    actor_id: str | None = Field(default=None, max_length=64)
-    actor_name: str | None = Field(default=None, max_length=200)
+    actor_id: str | None = Field(default=None, max_length=EXTERNAL_ID_MAX)
+    actor_name: str | None = Field(default=None, max_length=NAME_MAX)
     from_status: str | None = Field(default=None, max_length=20)
     to_status: str | None = Field(default=None, max_length=20)
     public_message: str | None = None
@@ -192,8 +204,8 @@ class OfficerRequestRow(SQLModel, table=True):
     chat_id: str = Field(max_length=64)
     action: str = Field(max_length=16)
     version: int
-    actor_id: str = Field(max_length=64)
-    actor_name: str = Field(max_length=200)
+    actor_id: str = Field(max_length=EXTERNAL_ID_MAX)
+    actor_name: str = Field(max_length=NAME_MAX)
     agency: str | None = Field(default=None, max_length=32)
     created_at: datetime
 

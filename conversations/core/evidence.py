@@ -6,6 +6,7 @@ from conversations.core.context import CoreContext
 from conversations.core.domain import Attachment
 from conversations.core.messages import Inbound
 from conversations.core.ports import FileTooLarge, UnitOfWork
+from conversations.core.sanitize import FILE_ID_MAX
 
 
 async def keep_photo(
@@ -34,7 +35,11 @@ async def keep_photo(
             channel=inbound.chat.channel.value,
             # Only a photo's own file id can be sent as a photo again; an image that
             # came as a document is uploaded from the stored file when shown.
-            platform_file_id=media.file_id if media.kind == "photo" else None,
+            platform_file_id=(
+                media.file_id
+                if media.kind == "photo" and len(media.file_id) <= FILE_ID_MAX
+                else None
+            ),
             mime_type=stored.mime_type,
             complaint_id=complaint_id,
             citizen_id=citizen_id,
