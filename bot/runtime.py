@@ -24,6 +24,7 @@ from conversations.core.context import CoreContext, SystemClock
 from conversations.core.delivery import Deliverer
 from conversations.core.domain import OutboxItem
 from conversations.core.duties import Duties
+from conversations.core.evidence import prefetch
 from conversations.core.handling import reporter_unreachable
 from conversations.core.i18n import Catalog
 from conversations.core.inbox import Inbox, InboxItem
@@ -221,6 +222,7 @@ class KanalAduan:
             await db.dispose()
 
     async def dispatch(self, inbound: Inbound) -> str | None:
+        await prefetch(self.ctx, inbound)
         if inbound.is_private:
             turn = await self.citizens.handle(inbound)
             return turn.notice

@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 from conversations.core.config import CityConfig
 from conversations.core.i18n import Catalog
 from conversations.core.messages import ChatAddress
-from conversations.core.ports import Clock, FileStore, MediaFetcher, UnitOfWorkFactory
+from conversations.core.ports import (
+    Clock,
+    FileStore,
+    MediaFetcher,
+    StoredFile,
+    UnitOfWorkFactory,
+)
 from conversations.core.workdays import WorkingCalendar
 
 
@@ -40,6 +46,8 @@ class CoreContext:
     fetchers: dict[str, MediaFetcher] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     wake_outbox: Callable[[], None] = lambda: None
+    # Photos of events being handled, downloaded before their transaction opened.
+    media_cache: dict[tuple[str, str], StoredFile] = field(default_factory=dict)
 
     def t(self, lang: str | None, key: str, **values: object) -> str:
         return self.catalog.t(lang, key, **values)
