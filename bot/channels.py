@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute
 
 from conversations.core.inbox import ChannelIntake, Inbox
 from conversations.core.ports import MediaFetcher, MessageSender
-from conversations.core.ratelimit import SendLimits
+from conversations.core.ratelimit import Limiter
 
 
 class ChannelPlugin(Protocol):
@@ -28,7 +28,7 @@ class ChannelPlugin(Protocol):
     @property
     def sender(self) -> MessageSender: ...
     @property
-    def limits(self) -> SendLimits: ...
+    def limits(self) -> Limiter: ...
     @property
     def fetcher(self) -> MediaFetcher | None: ...
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import BaseRoute
 from telegram import Bot
@@ -73,7 +74,8 @@ class KanalAduan:
         def uow() -> SqlUnitOfWork:
             return SqlUnitOfWork(sessions)
 
-        self.telegram = TelegramChannel(settings, uow)
+        self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        self.telegram = TelegramChannel(settings, uow, self.redis)
         self.channels = {self.telegram.name: self.telegram}
         self.ctx = CoreContext(
             config=config,
@@ -217,6 +219,10 @@ class KanalAduan:
                 await workers.deregister()
         for channel in self.channels.values():
             await channel.close()
+        redis: Redis | None = getattr(self, "redis", None)
+        if redis is not None:
+            with contextlib.suppress(Exception):
+                await redis.aclose()
         db = getattr(self, "db", None)
         if db is not None:
             await db.dispose()

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     inbox_max_attempts: int = Field(default=5, ge=1)
     inbox_sweep_seconds: float = Field(default=1.0, gt=0)
     inbox_retention_days: int = Field(default=14, ge=1)
+    redis_url: str = ""
 
     @field_validator("telegram_bot_token")
     @classmethod

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
+from redis.asyncio import Redis
 from starlette.routing import BaseRoute
 from telegram import Bot
 from telegram.request import HTTPXRequest
@@ -16,28 +18,35 @@ from conversations.core.inbox import Inbox
 from conversations.core.messages import Channel
 from conversations.core.ports import UnitOfWorkFactory
 from conversations.core.profile import BotProfile
-from conversations.core.ratelimit import SendLimits
+from conversations.core.ratelimit import Limiter, SendLimits
 from conversations.core.topics import TopicSender
 from handlers.telegram.files import TelegramMediaFetcher
 from handlers.telegram.intake import ALLOWED_UPDATES, TelegramIntake, TelegramPoller, webhook_route
 from handlers.telegram.officers import TelegramChatAdmins, TelegramForumTopics
 from handlers.telegram.profile import introduce
 from handlers.telegram.sender import TelegramSender
+from storage.redis_limits import RedisSendLimits
 
 
-def telegram_limits(settings: Settings) -> SendLimits:
-    return SendLimits(
-        global_per_second=settings.telegram_global_rate,
-        private_per_second=settings.telegram_private_rate,
-        private_burst=settings.telegram_private_burst,
-        group_per_minute=settings.telegram_group_per_minute,
-    )
+def telegram_limits(settings: Settings, redis: Redis | None = None) -> Limiter:
+    """Telegram's limits: in this process, or shared by every process through Redis."""
+    values: dict[str, Any] = {
+        "global_per_second": settings.telegram_global_rate,
+        "private_per_second": settings.telegram_private_rate,
+        "private_burst": settings.telegram_private_burst,
+        "group_per_minute": settings.telegram_group_per_minute,
+    }
+    if redis is None:
+        return SendLimits(**values)
+    # One bot's limits, whichever process sends: keyed by the bot, not the process.
+    bot_id = settings.telegram_bot_token.get_secret_value().split(":", 1)[0]
+    return RedisSendLimits(redis, prefix=f"kanal:telegram:{bot_id}", **values)
 
 
 class TelegramChannel:
     name = Channel.TELEGRAM.value
 
-    def __init__(self, settings: Settings, uow: UnitOfWorkFactory):
+    def __init__(self, settings: Settings, uow: UnitOfWorkFactory, redis: Redis | None = None):
         self.settings = settings
         base = settings.telegram_api_base_url
         self.bot = Bot(
@@ -50,7 +59,7 @@ class TelegramChannel:
         )
         self.intake = TelegramIntake(self.bot)
         self.sender = TopicSender(TelegramSender(self.bot), TelegramForumTopics(self.bot), uow)
-        self.limits = telegram_limits(settings)
+        self.limits = telegram_limits(settings, redis)
         self.fetcher = TelegramMediaFetcher(self.bot)
         self.admins = TelegramChatAdmins(self.bot)
         self._poll_task: asyncio.Task[None] | None = None

@@ -41,7 +41,7 @@ from conversations.core.ports import (
     SendOutcome,
     SendResult,
 )
-from conversations.core.ratelimit import SendLimits
+from conversations.core.ratelimit import Limiter, SendLimits
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Deliverer:
         senders: dict[str, MessageSender],
         files: FileStore,
         clock: Clock,
-        limits: SendLimits | Mapping[str, SendLimits] | None = None,
+        limits: Limiter | Mapping[str, Limiter] | None = None,
         max_attempts: int = 8,
         batch: int = 100,
         lease_seconds: float = 120.0,
@@ -80,7 +80,7 @@ class Deliverer:
         self.files = files
         self.clock = clock
         # Each platform has its own limits (Telegram's 30/s, WhatsApp's 80/s...).
-        self.limits: Mapping[str, SendLimits] | SendLimits = limits or SendLimits()
+        self.limits: Mapping[str, Limiter] | Limiter = limits or SendLimits()
         self.max_attempts = max_attempts
         self.batch = batch
         self.lease_seconds = lease_seconds
@@ -219,8 +219,8 @@ class Deliverer:
     async def _hand_back(self, lane: str, items: list[OutboxItem]) -> None:
         await self.queue.release(items)
 
-    def _limits(self, channel: str) -> SendLimits:
-        if isinstance(self.limits, SendLimits):
+    def _limits(self, channel: str) -> Limiter:
+        if not isinstance(self.limits, Mapping):
             return self.limits
         found = self.limits.get(channel)
         if found is None:

@@ -17,8 +17,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 MARGIN = 0.03  # 3 % slack on every window (network jitter between us and the API)
+
+
+class Limiter(Protocol):
+    """Waits until ``count`` messages to ``chat_id`` may go out, and counts them."""
+
+    async def acquire(self, chat_id: str, count: int = 1) -> None: ...
 
 
 class Window:
