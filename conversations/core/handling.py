@@ -85,6 +85,14 @@ def agency_role(code: str) -> str:
     return f"{AGENCY_ROLE}{code}"
 
 
+def agency_may_act(complaint: Complaint) -> bool:
+    """Whether the agency works on the complaint now (its card carries buttons). On hold
+    after the agency had it, the agency may resume it without an answer."""
+    return complaint.status in AGENCY_WORKING or (
+        complaint.status is Status.TERTUNDA and complaint.resume_status in AGENCY_WORKING
+    )
+
+
 def card_agency(link: CardLink) -> str | None:
     """The agency whose card this is, or None for the desk card."""
     return link.role[len(AGENCY_ROLE) :] if link.role.startswith(AGENCY_ROLE) else None
@@ -162,11 +170,7 @@ async def card_for(
             full=full,
             additions=additions,
         )
-    # On hold after the agency had it, the agency may resume it without an answer.
-    working = complaint.status in AGENCY_WORKING or (
-        complaint.status is Status.TERTUNDA and complaint.resume_status in AGENCY_WORKING
-    )
-    buttons = code == complaint.agency and working
+    buttons = code == complaint.agency and agency_may_act(complaint)
     return render_card(
         ctx,
         complaint,

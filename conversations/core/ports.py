@@ -69,6 +69,17 @@ class Complaints(Protocol):
     async def queue(
         self, statuses: Sequence[Status], agency: str | None = None, limit: int = 20
     ) -> list[Complaint]: ...
+    async def search(
+        self,
+        statuses: Sequence[Status] | None = None,
+        agencies: Sequence[str] | None = None,
+        overdue_at: datetime | None = None,
+        ticket: str | None = None,
+        limit: int = 100,
+    ) -> list[Complaint]:
+        """Complaints in ``statuses`` of ``agencies`` (None: any), past a deadline at
+        ``overdue_at`` when given, whose ticket contains ``ticket``; oldest first."""
+
     async def pending_for_citizen(self, citizen_id: int) -> list[Complaint]:
         """Complaints waiting (tertunda) on this citizen, oldest first."""
 
