@@ -102,7 +102,9 @@ def agency_destination(ctx: CoreContext, code: str) -> tuple[ChatAddress, dict[s
     """Where the agency's card goes: its own chat, its topic in the admin group, or nowhere
     (then the desk card serves the agency too). Topics are resolved when sending."""
     agency = ctx.config.agency(code)
-    if agency is None:
+    if agency is None or ctx.desk_chat.channel is Channel.WEB:
+        # Agency chats are groups of the desk's platform; the web desk shows agency
+        # officers their complaints itself.
         return None
     if agency.chat_id is not None:
         address = ChatAddress(ctx.desk_chat.channel, str(agency.chat_id), agency.thread_id)
