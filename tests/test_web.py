@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from handlers.web.security import LoginThrottle, Signer
+from tests.fakes.telegram_api import FakeTelegram
+from tests.support.desk import build_city
 from tests.support.web import (
     PASSWORD,
     WebCitizen,
@@ -81,9 +83,7 @@ class TestTheWebChat:
             WebCitizen(url) as siti,
         ):
             await siti.open()
-            answers = [
-                await siti.post({"kind": "text", "text": f"halo {n}"}) for n in range(5)
-            ]
+            answers = [await siti.post({"kind": "text", "text": f"halo {n}"}) for n in range(5)]
             assert [a.status_code for a in answers] == [202, 202, 202, 202, 429]
             assert answers[-1].json()["error"].startswith("Terlalu cepat")
 
@@ -268,3 +268,41 @@ def test_signed_values_are_bound_to_their_purpose() -> None:
 @pytest.mark.parametrize("value", ["", "not-signed", "a.b.c"])
 def test_garbage_never_passes_as_a_signed_value(value: str) -> None:
     assert Signer("k" * 48).unsign("browser", value) is None
+
+
+class TestTheWebDeskBesideTelegram:
+    """One desk, two front ends: what is done on the web reaches the citizen on Telegram and
+    the Telegram cards; what is done in the group shows on the web desk."""
+
+    async def test_web_and_telegram_officers_work_on_the_same_complaint(
+        self, tmp_path: Path, sqlite_url: str
+    ) -> None:
+        async with FakeTelegram() as fake:
+            city = build_city(fake, sqlite_url, tmp_path)
+            await add_officer(sqlite_url, "meja", "Rina", desk=True)
+            async with city.bot() as app:
+                assert app.web is not None
+                ticket = await city.file_complaint()
+                async with WebOfficer(app.web.url) as rina:
+                    await rina.sign_in("meja")
+                    assert ticket in (await rina.http.get("/petugas")).text
+                    done = await rina.act(ticket, "verify")
+                    assert "Berhasil. Status: Terverifikasi" in done
+                    await city.card_shows(city.admin, ticket, "Status: Terverifikasi", "oleh Rina")
+                    await city.citizen_hears(ticket, "Aduan Anda sudah diverifikasi petugas.")
+
+                    card = city.card(city.admin, ticket)
+                    await city.press(city.desk, card, "📤 Disposisi")
+                    card = await city.card_shows(city.admin, ticket, "Pilih perangkat daerah")
+                    await city.press(city.desk, card, "⭐ Dinas PUPR")
+                    page = await rina.page(ticket)
+                    assert "Didisposisikan" in page and "oleh Budi" in page
+
+                    # A form from before Budi's dispatch: Budi was first, nothing changes.
+                    stale = await rina.http.post(
+                        f"/petugas/aduan/{ticket}/tindakan",
+                        data={"csrf": rina.csrf, "version": "2", "action": "dispatch"},
+                    )
+                    assert "sudah ditangani oleh Budi" in stale.text
+                    await rina.answer(ticket, "Tim kami meninjau lokasi besok pagi.")
+                    await city.citizen_hears("Tim kami meninjau lokasi besok pagi.")
