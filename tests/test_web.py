@@ -3,7 +3,9 @@ browser, and what nobody else can."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
 from pathlib import Path
 
 import httpx
@@ -12,6 +14,7 @@ import pytest
 from handlers.web.security import LoginThrottle, Signer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.support.desk import build_city
+from tests.support.process import clean_env
 from tests.support.web import (
     PASSWORD,
     WebCitizen,
@@ -306,3 +309,40 @@ class TestTheWebDeskBesideTelegram:
                     assert "sudah ditangani oleh Budi" in stale.text
                     await rina.answer(ticket, "Tim kami meninjau lokasi besok pagi.")
                     await city.citizen_hears("Tim kami meninjau lokasi besok pagi.")
+
+
+async def aduan_with_input(cwd: Path, stdin: bytes, *args: str, **env: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=cwd,
+        env=clean_env(cwd, **env),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(stdin), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+async def test_aduan_officer_add_makes_an_account_that_signs_in(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": sqlite_url, "MEDIA_DIR": str(tmp_path / "media")}
+    code, out = await aduan_with_input(
+        tmp_path, b"kata-sandi-wati-1\n", "officer", "add", "wati", "--agency", "pupr", **env
+    )
+    assert code == 0, out
+    assert "kata-sandi-wati-1" not in out
+    code, out = await aduan_with_input(
+        tmp_path, b"x\n", "officer", "add", "joko", "--agency", "nope", **env
+    )
+    assert code == 1 and "unknown agency nope" in out
+    code, out = await aduan_with_input(tmp_path, b"", "officer", "list", **env)
+    assert code == 0 and out.splitlines()[-1] == "wati\twati\tagency pupr"
+    async with web_bot(sqlite_url, tmp_path) as url, WebOfficer(url) as wati:
+        signed = await wati.sign_in("wati", "kata-sandi-wati-1")
+        assert "Masuk sebagai wati (Dinas PUPR)" in signed.text

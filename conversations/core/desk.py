@@ -298,7 +298,7 @@ class OfficerActions:
         uow: UnitOfWork,
         officer: Officer,
         *,
-        status: Status | None = None,
+        statuses: Sequence[Status] | None = None,
         agency: str | None = None,
         overdue: bool = False,
         ticket: str | None = None,
@@ -313,7 +313,6 @@ class OfficerActions:
             agencies = [agency]
         elif not officer.desk:
             agencies = sorted(officer.agencies)
-        statuses = [status] if status is not None else None
         overdue_at: datetime | None = self.ctx.clock.now() if overdue else None
         return await uow.complaints.search(
             statuses=statuses,

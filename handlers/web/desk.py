@@ -201,13 +201,15 @@ class WebDesk:
         complaints: list[Complaint] = []
         error = None
         try:
-            status = Status(status_name) if status_name in Status.__members__.values() else None
+            statuses: list[Status] | None = None
+            if status_name in {s.value for s in Status}:
+                statuses = [Status(status_name)]
+            elif status_name != "all":
+                statuses = sorted(OPEN_STATUSES)
             async with self.ctx.uow() as uow:
                 complaints = await self.actions.search(
-                    uow, officer, status=status, agency=agency, overdue=overdue, ticket=ticket
+                    uow, officer, statuses=statuses, agency=agency, overdue=overdue, ticket=ticket
                 )
-            if status is None and status_name != "all":
-                complaints = [c for c in complaints if c.status in OPEN_STATUSES]
         except Refused as refusal:
             error = refusal.text
         agencies = [a for a in self.ctx.config.agencies if officer.sees_agency(a.code)]

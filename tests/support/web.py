@@ -84,7 +84,7 @@ async def add_officer(
         await engine.dispose()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:  # noqa: ASYNC109
+async def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:  # noqa: ASYNC109
     """Poll an async or plain condition until it holds; returns its value."""
     deadline = time.monotonic() + timeout
     while True:
