@@ -1,4 +1,5 @@
-"""The composition root: builds storage, the core, the Telegram adapter and background work."""
+"""The composition root: builds storage, the core, the channels (the web part always,
+Telegram when configured) and background work."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from bot.health import health_route
 from bot.metrics import Metrics, metrics_route
 from bot.scheduler import BotScheduler
 from bot.settings import Settings
+from bot.setup_mode import SetupMode
 from bot.telegram_channel import TelegramChannel
 from bot.web import WebServer
+from bot.web_channel import WebChannel
 from conversations.core import survey
 from conversations.core.context import CoreContext, SystemClock
 from conversations.core.delivery import Deliverer
@@ -42,9 +45,13 @@ from storage.inbox_store import SqlInboxStore
 from storage.outbox_queue import SqlOutboxQueue
 from storage.schedule_queries import SqlScheduleQueries
 from storage.unit_of_work import SqlUnitOfWork
+from storage.web_store import SqlWebStore
 from storage.workers import SqlWorkers, new_worker_id
 
 log = logging.getLogger(__name__)
+
+# The web desk's address in the outbox: alerts, digests and reminders for the desk.
+WEB_DESK = "desk"
 
 
 class KanalAduan:
@@ -56,9 +63,13 @@ class KanalAduan:
         self.web: WebServer | None = None
         self.channels: dict[str, ChannelPlugin] = {}
         self.fatal: asyncio.Future[str] | None = None
+        self.telegram: TelegramChannel | None = None
+        self.setup: SetupMode | None = None
+        self.announcement = ""
 
     @property
     def bot(self) -> Bot:
+        assert self.telegram is not None, "Telegram is off"
         return self.telegram.bot
 
     async def start(self) -> None:
@@ -75,8 +86,15 @@ class KanalAduan:
             return SqlUnitOfWork(sessions)
 
         self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-        self.telegram = TelegramChannel(settings, uow, self.redis)
-        self.channels = {self.telegram.name: self.telegram}
+        self.web_channel = WebChannel(settings, SqlWebStore(sessions), files)
+        self.channels = {self.web_channel.name: self.web_channel}
+        if settings.telegram_on and not settings.setup_mode:
+            self.telegram = TelegramChannel(settings, uow, self.redis)
+            self.channels[self.telegram.name] = self.telegram
+            desk = ChatAddress(Channel.TELEGRAM, str(settings.admin_chat_id))
+        else:
+            # Without a complaint desk group, the web desk is the desk.
+            desk = ChatAddress(Channel.WEB, WEB_DESK)
         self.ctx = CoreContext(
             config=config,
             catalog=Catalog.load(default=settings.default_language),
@@ -85,7 +103,7 @@ class KanalAduan:
             ),
             uow=uow,
             files=files,
-            desk_chat=ChatAddress(Channel.TELEGRAM, str(settings.admin_chat_id)),
+            desk_chat=desk,
             clock=self.clock,
             fetchers={
                 name: c.fetcher for name, c in self.channels.items() if c.fetcher is not None
@@ -98,7 +116,7 @@ class KanalAduan:
         self.citizens.reply_handlers.append(follow_up_reply)
         self.citizens.reply_handlers.append(survey.comment_reply)
         self.duties = Duties(self.ctx, SqlScheduleQueries(sessions))
-        self.officers = OfficerDesk(self.ctx, self.telegram.admins)
+        self.officers = OfficerDesk(self.ctx, self.telegram.admins if self.telegram else None)
         self.inbox_store = SqlInboxStore(
             sessions, self.workers.id, owner_timeout=settings.worker_timeout_seconds
         )
@@ -130,6 +148,7 @@ class KanalAduan:
             on_failed=self.duties.delivery_failed,
             on_unreachable=self.on_unreachable,
             observer=self.metrics,
+            on_sent=self.web_channel.sent,
         )
         self.ctx.wake_outbox = self.deliverer.wake
         self.scheduler = BotScheduler(
@@ -144,7 +163,9 @@ class KanalAduan:
             heartbeat_seconds=settings.worker_heartbeat_seconds,
             housekeeping=self._housekeeping,
         )
-        await self.telegram.initialize(bot_profiles(self.ctx))
+        if self.telegram is not None:
+            await self.telegram.initialize(bot_profiles(self.ctx))
+        await self.web_channel.prepare(self.ctx)
         routes: list[BaseRoute] = [
             health_route(sessions, self.inbox_store, self.clock),
             metrics_route(self.metrics, sessions, self.inbox_store, self.clock),
@@ -157,12 +178,12 @@ class KanalAduan:
         for channel in self.channels.values():
             await channel.start(self.inbox, self._stop_for)
         self.inbox.sweep_soon()
-        log.info(
-            "Kanal Aduan is running (%s): Telegram %s, web %s",
-            config.city_name,
-            settings.telegram_mode,
-            self.web.url,
-        )
+        if settings.setup_mode:
+            self.setup = SetupMode(settings)
+            await self.setup.start()
+        address = settings.public_url or self.web.url
+        self.announcement = f"Kanal Aduan: open {address} ({settings.telegram_state()})"
+        log.info("%s; city: %s", self.announcement, config.city_name)
 
     def _stop_for(self, reason: str) -> None:
         if self.fatal is not None and not self.fatal.done():
@@ -199,6 +220,8 @@ class KanalAduan:
             log.info("forgot %d handled update(s) older than %s", forgotten, before.date())
 
     async def stop(self) -> None:
+        if self.setup is not None:
+            await self.setup.stop()
         # Stop taking updates first, so replies to the last ones are still delivered.
         for channel in self.channels.values():
             with contextlib.suppress(Exception):

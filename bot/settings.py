@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     inbox_retention_days: int = Field(default=14, ge=1)
     redis_url: str = ""
 
+    web_secret: SecretStr = Field(default=SecretStr(""))
+    web_session_per_minute: int = Field(default=30, ge=1)
+    web_address_per_minute: int = Field(default=120, ge=1)
+
     @field_validator("telegram_bot_token")
     @classmethod
     def _token(cls, value: SecretStr) -> SecretStr:
@@ -171,14 +175,22 @@ class Settings(BaseSettings):
         except CityFileError as error:
             raise SystemExit("CITY_CONFIG_PATH: " + "\n".join(error.problems)) from None
 
+    @property
+    def telegram_on(self) -> bool:
+        """Telegram is used when a token is set; without one the web part runs alone."""
+        return bool(self.telegram_bot_token.get_secret_value())
+
+    @property
+    def setup_mode(self) -> bool:
+        """A token without ADMIN_CHAT_ID: Telegram only answers /id, to find that id."""
+        return self.telegram_on and self.admin_chat_id == 0
+
     def missing_keys(self) -> list[str]:
-        """Settings the configured channels cannot work without (Telegram: always)."""
+        """Settings the configured channels cannot work without."""
         required = (
-            ("TELEGRAM_BOT_TOKEN", bool(self.telegram_bot_token.get_secret_value())),
-            ("ADMIN_CHAT_ID", self.admin_chat_id != 0),
             (
                 "PUBLIC_URL (needed for TELEGRAM_MODE=webhook)",
-                self.telegram_mode != "webhook" or bool(self.public_url),
+                not self.telegram_on or self.telegram_mode != "webhook" or bool(self.public_url),
             ),
         )
         return [name for name, ok in required if not ok]
@@ -187,6 +199,14 @@ class Settings(BaseSettings):
         missing = self.missing_keys()
         if missing:
             raise SystemExit(f"missing settings: {', '.join(missing)} (see .env.example)")
+
+    def telegram_state(self) -> str:
+        """How Telegram is used, for the start-up line."""
+        if not self.telegram_on:
+            return "Telegram off: no TELEGRAM_BOT_TOKEN"
+        if self.setup_mode:
+            return "Telegram in set-up mode: no ADMIN_CHAT_ID, it only answers /id"
+        return f"Telegram on ({self.telegram_mode}), complaint desk {self.admin_chat_id}"
 
     def secrets(self) -> list[str]:
         """Every value that must never be printed: each ``SecretStr`` setting, and the

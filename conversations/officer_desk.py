@@ -1,4 +1,6 @@
-"""The officers' side: buttons on cards, replies to cards, and desk commands in groups.
+"""The officers' desk in chat groups: buttons on cards, replies to cards, slash commands
+and reason prompts. A front end over ``conversations.core.desk`` (who may do what, the
+moves, notes, the queue, the report), which the web desk uses too.
 
 Everything arrives as neutral ``Inbound`` events. Only the admin group (with its
 topics) and the agencies' own groups are officers' chats; events from any other
@@ -17,57 +19,40 @@ from __future__ import annotations
 import logging
 import re
 import string
-from dataclasses import dataclass
 from datetime import timedelta
 
 from conversations.core.cards import CARD_LIMIT, text_units
 from conversations.core.context import CoreContext
+from conversations.core.desk import Officer, OfficerActions, Refused
 from conversations.core.domain import (
     Attachment,
     CardLink,
     Complaint,
-    Event,
     OfficerRequest,
 )
 from conversations.core.evidence import keep_photo
 from conversations.core.handling import (
     ASK_ROLE,
     DESK_ROLE,
-    Actor,
-    Conflict,
-    actor_label,
     card_agency,
     card_for,
-    done_label,
-    explain,
-    push_to_citizen,
-    transition,
 )
 from conversations.core.lifecycle import (
     NEEDS_TEXT,
     Action,
-    IllegalTransition,
     Role,
-    Status,
-    plan,
 )
 from conversations.core.messages import ChatAddress, Choice, Inbound, InboundKind, Reply
-from conversations.core.notices import agency_short, complaint_choices
 from conversations.core.outbox import queue
 from conversations.core.ports import ChatAdmins, FileTooLarge, UnitOfWork
 from conversations.core.reporter import citizen_follow_up, follow_up_reply
-from conversations.core.survey import RATED_EVENT
 from conversations.core.tickets import TicketReader
 
 # The citizen's side of a complaint on hold lives in the core; kept importable here.
-__all__ = ["OfficerDesk", "citizen_follow_up", "follow_up_reply"]
+__all__ = ["Officer", "OfficerDesk", "citizen_follow_up", "follow_up_reply"]
 
 log = logging.getLogger(__name__)
 
-DESK_QUEUE = (Status.BARU, Status.TERVERIFIKASI)
-AGENCY_QUEUE = (Status.DIDISPOSISIKAN, Status.DITINDAKLANJUTI)
-QUEUE_LIMIT = 30
-HISTORY_LIMIT = 40
 REQUEST_TTL = timedelta(hours=24)
 # Actions whose text the officer gives by replying to the bot's prompt.
 ASK_ACTIONS = tuple(sorted(NEEDS_TEXT))
@@ -110,28 +95,11 @@ def split_message(text: str, limit: int = CARD_LIMIT) -> list[str]:
     return pieces
 
 
-@dataclass(frozen=True)
-class Officer:
-    user_id: str
-    name: str
-    desk: bool
-    agencies: frozenset[str]
-
-    def role_for(self, complaint: Complaint) -> Role | None:
-        if self.desk:
-            return Role.DESK
-        if complaint.agency in self.agencies:
-            return Role.AGENCY
-        return None
-
-    def actor(self, role: Role) -> Actor:
-        return Actor(role, self.user_id, self.name)
-
-
 class OfficerDesk:
     def __init__(self, ctx: CoreContext, admins: ChatAdmins | None = None):
         self.ctx = ctx
         self.admins = admins
+        self.actions = OfficerActions(ctx)
         ticket = rf"{re.escape(ctx.config.ticket_prefix)}-\d{{4}}-\d{{4,}}"
         self.tickets = TicketReader(ctx.config.ticket_prefix)
         self.ticket_pattern = re.compile(rf"\b{ticket}\b", re.IGNORECASE)
@@ -324,18 +292,6 @@ class OfficerDesk:
         key = f"desk:{inbound.update_key}:{index}"
         await queue(uow, inbound.chat, Reply(text), "reply", key, extra=extra)
 
-    async def _stale(self, uow: UnitOfWork, complaint: Complaint) -> str:
-        assert complaint.id is not None
-        history = await uow.events.for_complaint(complaint.id)
-        lang = self.ctx.catalog.default
-        last = history[-1] if history else None
-        who = actor_label(self.ctx, last.actor_role, last.actor_name, lang) if last else "-"
-        return self.t(
-            "officer.conflict",
-            who=who,
-            status=self.t(f"status_label.{complaint.status.value}"),
-        )
-
     # buttons -------------------------------------------------------------------
 
     async def _press(self, uow: UnitOfWork, inbound: Inbound) -> str | None:
@@ -348,50 +304,41 @@ class OfficerDesk:
         if complaint is None:
             return self.t("officer.not_found", ticket="#" + parts[2])
         officer = await self.officer(inbound)
-        if officer is None:
-            self._refused(inbound, "not an officer", complaint)
-            return self.t("officer.not_officer")
-        role = officer.role_for(complaint)
-        if role is None:
-            self._refused(inbound, "another agency's complaint", complaint)
-            return self.t("officer.other_agency")
-        if verb == "cancel":
-            return await self._cancel(uow, inbound, complaint, officer, arg)
-        if version != str(complaint.version):
-            return await self._stale(uow, complaint)
-        await self._remember_card(uow, inbound, complaint)
         try:
+            self.actions.role(officer, complaint)
+            assert officer is not None
+            if verb == "cancel":
+                return await self._cancel(uow, inbound, complaint, officer, arg)
+            if version != str(complaint.version):
+                return await self.actions.stale(uow, complaint)
+            await self._remember_card(uow, inbound, complaint)
             if verb in ("dispatch", "back"):
                 if verb == "dispatch":
-                    plan(complaint.status, Action.DISPATCH, role, complaint.resume_status)
+                    self.actions.check(officer, complaint, Action.DISPATCH)
                 await self._show(uow, inbound, complaint, picker=verb == "dispatch")
                 return self.t("officer.pick_agency") if verb == "dispatch" else None
             if verb == "to":
                 agencies = self.ctx.config.agencies
                 if arg is None or not arg.isdigit() or int(arg) >= len(agencies):
                     return None
-                code = agencies[int(arg)].code
-                await transition(
-                    self.ctx, uow, complaint, Action.DISPATCH, officer.actor(role), agency=code
+                chosen = agencies[int(arg)]
+                await self.actions.move(
+                    uow, officer, complaint, Action.DISPATCH, agency=chosen.code
                 )
-                return self.t("officer.dispatched", agency=agencies[int(arg)].short)
+                return self.t("officer.dispatched", agency=chosen.short)
             try:
                 action = Action(verb)
             except ValueError:
                 return None
             if action in NEEDS_TEXT:
-                plan(complaint.status, action, role, complaint.resume_status)
+                self.actions.check(officer, complaint, action)
                 await self._ask_reason(uow, inbound, complaint, action, officer)
                 return self.t("officer.reason_asked")
-            await transition(self.ctx, uow, complaint, action, officer.actor(role))
-            return self.t(
-                "officer.done_notice", status=self.t(f"status_label.{complaint.status.value}")
-            )
-        except IllegalTransition as error:
-            self._refused(inbound, f"illegal: {error}", complaint)
-            return explain(self.ctx, error)
-        except Conflict as error:
-            return await self._stale(uow, error.complaint)
+            await self.actions.move(uow, officer, complaint, action)
+            return self.actions.done_notice(complaint)
+        except Refused as refusal:
+            self._refused(inbound, refusal.why, complaint)
+            return refusal.text
 
     async def _show(
         self, uow: UnitOfWork, inbound: Inbound, complaint: Complaint, picker: bool
@@ -502,7 +449,7 @@ class OfficerDesk:
         officer = await self.officer(inbound)
         role = officer.role_for(complaint) if officer else None
         if officer is None or role is None:
-            self._refused(inbound, "reply to a card by a non-officer", complaint)
+            self._refused(inbound, "reply to a card by a non-officer or another agency", complaint)
             return
         assert complaint.id is not None
         if link.role == ASK_ROLE:
@@ -544,28 +491,19 @@ class OfficerDesk:
         action = Action(pending.action)
         photos: list[Attachment] = []
         try:
-            plan(complaint.status, action, role, complaint.resume_status)
+            self.actions.check(officer, complaint, action)
             if inbound.kind is InboundKind.PHOTO and inbound.media:
                 # A photo with the text as its caption: the "after" photo of a resolution.
                 kept = await self._keep_officer_photo(uow, inbound, complaint)
                 if kept is None:
                     return
                 photos.append(kept)
-            await transition(
-                self.ctx,
-                uow,
-                complaint,
-                action,
-                officer.actor(role),
-                message=text,
-                attachments=photos,
+            await self.actions.move(
+                uow, officer, complaint, action, message=text, attachments=photos
             )
-        except IllegalTransition as error:
-            self._refused(inbound, f"illegal: {error}", complaint)
-            await self._say(uow, inbound, explain(self.ctx, error))
-            return
-        except Conflict as error:
-            await self._say(uow, inbound, await self._stale(uow, error.complaint))
+        except Refused as refusal:
+            self._refused(inbound, refusal.why, complaint)
+            await self._say(uow, inbound, refusal.text)
             return
         await self._say(
             uow,
@@ -573,7 +511,7 @@ class OfficerDesk:
             self.t(
                 "officer.done_reply",
                 ticket=complaint.ticket,
-                status=self.t(f"status_label.{complaint.status.value}"),
+                status=self.actions.status_label(complaint.status),
             ),
         )
 
@@ -604,37 +542,7 @@ class OfficerDesk:
             stored.append(kept)
         if not text and not stored:
             return
-        role = officer.role_for(complaint) or Role.DESK
-        event = await uow.events.add(
-            Event(
-                complaint_id=complaint.id,
-                at=self.ctx.clock.now(),
-                action="answer",
-                actor_role=role.value,
-                actor_id=officer.user_id,
-                actor_name=officer.name,
-                public_message=text or None,
-                attachment_ids=[a.id for a in stored if a.id is not None],
-            )
-        )
-        citizen = await uow.citizens.get(complaint.citizen_id)
-        lang = citizen.language if citizen else complaint.language
-        message = self.ctx.t(
-            lang,
-            "notify.answer",
-            ticket=complaint.ticket,
-            agency=agency_short(self.ctx, complaint.agency),
-            message=text or self.ctx.t(lang, "notify.photo_only"),
-        )
-        await push_to_citizen(
-            self.ctx,
-            uow,
-            complaint,
-            message,
-            f"push:{event.id}",
-            stored,
-            complaint_choices(self.ctx, complaint, lang),
-        )
+        await self.actions.answer(uow, officer, complaint, text, stored)
         await self._say(uow, inbound, self.t("officer.answer_sent", ticket=complaint.ticket))
 
     # commands ------------------------------------------------------------------------
@@ -665,22 +573,12 @@ class OfficerDesk:
         complaint = await uow.complaints.get(link.complaint_id)
         if complaint is None or complaint.id is None:
             return
-        role = officer.role_for(complaint)
-        if role is None:
-            self._refused(inbound, "note on another agency's complaint", complaint)
-            await self._say(uow, inbound, self.t("officer.other_agency"))
+        try:
+            await self.actions.note(uow, officer, complaint, text)
+        except Refused as refusal:
+            self._refused(inbound, f"note: {refusal.why}", complaint)
+            await self._say(uow, inbound, refusal.text)
             return
-        await uow.events.add(
-            Event(
-                complaint_id=complaint.id,
-                at=self.ctx.clock.now(),
-                action="note",
-                actor_role=role.value,
-                actor_id=officer.user_id,
-                actor_name=officer.name,
-                note=text,
-            )
-        )
         await self._say(uow, inbound, self.t("officer.note_saved", ticket=complaint.ticket))
 
     async def _show_complaint(self, uow: UnitOfWork, inbound: Inbound, officer: Officer) -> None:
@@ -692,75 +590,24 @@ class OfficerDesk:
         if complaint is None or complaint.id is None:
             await self._say(uow, inbound, self.t("officer.not_found", ticket=ticket.upper()))
             return
-        role = officer.role_for(complaint)
-        if role is None:
-            self._refused(inbound, "/aduan of another agency's complaint", complaint)
-            await self._say(uow, inbound, self.t("officer.other_agency"))
+        try:
+            report = await self.actions.report(uow, officer, complaint)
+        except Refused as refusal:
+            self._refused(inbound, f"/aduan: {refusal.why}", complaint)
+            await self._say(uow, inbound, refusal.text)
             return
-        card = await card_for(self.ctx, uow, complaint, DESK_ROLE, full=True)
-        lines = [card.text, "", self.t("officer.history_header")]
-        history = await uow.events.for_complaint(complaint.id)
-        for event in history[-HISTORY_LIMIT:]:
-            lines.append(self._history_line(event))
         # The whole description is here, so this can be longer than one message.
-        for index, piece in enumerate(split_message("\n".join(lines))):
+        for index, piece in enumerate(split_message(report)):
             await self._say(uow, inbound, piece, index)
-
-    def _history_line(self, event: Event) -> str:
-        lang = self.ctx.catalog.default
-        move = ""
-        if event.to_status and event.from_status:
-            move = f" ({self.t(f'status_label.{event.from_status}')} → "
-            move += f"{self.t(f'status_label.{event.to_status}')})"
-        line = self.t(
-            "officer.history_line",
-            when=self.ctx.format_datetime(event.at),
-            action=done_label(self.ctx, event.action, lang),
-            move=move,
-            actor=actor_label(self.ctx, event.actor_role, event.actor_name, lang),
-        )
-        if event.public_message:
-            line += "\n" + self.t("officer.history_public", message=event.public_message)
-        if event.action == RATED_EVENT and event.note:
-            line += "\n" + self.t("officer.history_rating", stars=event.note)
-        elif event.note:
-            line += "\n" + self.t("officer.history_note", note=event.note)
-        if event.attachment_ids:
-            line += "\n" + self.t("officer.history_photos", count=len(event.attachment_ids))
-        return line
 
     async def _queue(self, uow: UnitOfWork, inbound: Inbound, officer: Officer) -> None:
         agency = await self._chat_agency(uow, inbound.chat)
-        if agency is None and not officer.desk and len(officer.agencies) == 1:
-            agency = next(iter(officer.agencies))
-        if agency is not None:
-            if not officer.desk and agency not in officer.agencies:
-                self._refused(inbound, "/antrian of another agency")
-                return
-            items = await uow.complaints.queue(AGENCY_QUEUE, agency, QUEUE_LIMIT)
-            found = self.ctx.config.agency(agency)
-            header = self.t("officer.queue_agency", agency=found.name if found else agency)
-        else:
-            items = await uow.complaints.queue(DESK_QUEUE, None, QUEUE_LIMIT)
-            header = self.t("officer.queue_desk")
-        if not items:
-            await self._say(uow, inbound, self.t("officer.queue_empty", header=header))
+        try:
+            view = await self.actions.queue(uow, officer, agency)
+        except Refused as refusal:
+            self._refused(inbound, f"/antrian: {refusal.why}")
             return
-        lines = [header]
-        for complaint in items:
-            category = self.ctx.config.category(complaint.category)
-            lines.append(
-                self.t(
-                    "officer.queue_line",
-                    ticket=complaint.ticket,
-                    status=self.t(f"status_label.{complaint.status.value}"),
-                    date=self.ctx.format_date(complaint.created_at),
-                    category=category.label(self.ctx.catalog.default)
-                    if category
-                    else complaint.category,
-                )
-            )
-        await self._say(uow, inbound, "\n".join(lines))
+        await self._say(uow, inbound, self.actions.queue_text(view))
 
     async def _chat_agency(self, uow: UnitOfWork, chat: ChatAddress) -> str | None:
         """The agency whose chat (or topic) this is, if any."""

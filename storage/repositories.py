@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -334,6 +334,38 @@ class SqlComplaints:
             await self.session.execute(
                 query.order_by(col(ComplaintRow.created_at), col(ComplaintRow.id)).limit(limit)
             )
+        ).scalars()
+        return [_complaint(row) for row in rows]
+
+    async def search(
+        self,
+        statuses: Sequence[Status] | None = None,
+        agencies: Sequence[str] | None = None,
+        overdue_at: datetime | None = None,
+        ticket: str | None = None,
+        limit: int = 100,
+    ) -> list[Complaint]:
+        c: Any = ComplaintRow
+        query = select(ComplaintRow)
+        if statuses is not None:
+            query = query.where(c.status.in_([s.value for s in statuses]))
+        if agencies is not None:
+            query = query.where(c.agency.in_(list(agencies)))
+        if ticket:
+            query = query.where(func.upper(c.ticket).contains(ticket.upper(), autoescape=True))
+        if overdue_at is not None:
+            at = to_db_time(overdue_at)
+            verifying = [Status.BARU.value, Status.TERVERIFIKASI.value]
+            working = [*verifying, Status.DIDISPOSISIKAN.value, Status.DITINDAKLANJUTI.value]
+            query = query.where(
+                or_(
+                    and_(c.status.in_(verifying), c.verify_due < at),
+                    and_(c.status == Status.DIDISPOSISIKAN.value, c.followup_due < at),
+                    and_(c.status.in_(working), c.settle_due < at),
+                )
+            )
+        rows = (
+            await self.session.execute(query.order_by(c.created_at, c.id).limit(limit))
         ).scalars()
         return [_complaint(row) for row in rows]
 

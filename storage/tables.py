@@ -215,3 +215,32 @@ class AgencyTopicRow(SQLModel, table=True):
     agency: str = Field(primary_key=True, max_length=32)
     chat_id: str = Field(primary_key=True, max_length=64)
     thread_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
+class OfficerAccountRow(SQLModel, table=True):
+    __tablename__ = "officer_account"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=255)
+    agency: str | None = Field(default=None, max_length=32)
+    desk: bool = False
+    active: bool = True
+    created_at: datetime
+
+
+class OfficerSessionRow(SQLModel, table=True):
+    __tablename__ = "officer_session"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="officer_account.id", index=True)
+    csrf: str = Field(max_length=64)
+    created_at: datetime
+    expires_at: datetime
+
+
+class AppSecretRow(SQLModel, table=True):
+    """Secrets the processes share (the key that signs web cookies), made on first start."""
+
+    __tablename__ = "app_secret"
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=128)

@@ -60,17 +60,30 @@ def test_the_api_base_url_is_scheme_host_and_port(url: str) -> None:
         Settings.model_validate({"telegram_api_base_url": url})
 
 
-def test_missing_token_stops_the_bot_with_a_clear_message() -> None:
+def test_without_a_token_telegram_is_off_and_nothing_is_missing() -> None:
     settings = Settings.model_validate({"admin_chat_id": -1001})
-    with pytest.raises(SystemExit, match="TELEGRAM_BOT_TOKEN"):
+    assert not settings.telegram_on
+    assert settings.missing_keys() == []
+    assert settings.telegram_state() == "Telegram off: no TELEGRAM_BOT_TOKEN"
+
+
+def test_a_token_without_admin_chat_id_is_set_up_mode() -> None:
+    settings = Settings.model_validate({"telegram_bot_token": "123:abc"})
+    assert settings.telegram_on and settings.setup_mode
+
+
+def test_webhook_mode_needs_a_public_url() -> None:
+    settings = Settings.model_validate(
+        {"telegram_bot_token": "123:abc", "telegram_mode": "webhook"}
+    )
+    with pytest.raises(SystemExit, match="PUBLIC_URL"):
         settings.require_telegram()
 
 
 def test_empty_values_from_env_example_count_as_unset(env_file_here: Path) -> None:
     env_file_here.write_text("TELEGRAM_BOT_TOKEN=\nADMIN_CHAT_ID=\n")
     settings = Settings()
-    with pytest.raises(SystemExit, match="TELEGRAM_BOT_TOKEN, ADMIN_CHAT_ID"):
-        settings.require_telegram()
+    assert not settings.telegram_on and settings.admin_chat_id == 0
 
 
 def test_the_sample_city_file_is_found_from_another_directory(

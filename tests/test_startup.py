@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -52,6 +53,7 @@ def settings(fake: FakeTelegram, tmp_path: Path, **overrides: str) -> dict[str, 
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'aduan.db'}",
         "MEDIA_DIR": str(tmp_path / "media"),
         "TELEGRAM_POLL_TIMEOUT": "1",
+        "WEB_PORT": "0",
     }
     values.update(overrides)
     return values
@@ -154,7 +156,7 @@ async def test_the_default_database_is_created_on_first_start(
     values = settings(fake, tmp_path)
     del values["DATABASE_URL"], values["MEDIA_DIR"]
     process = await start(tmp_path, "run", **values)
-    await read_until(process, "Kanal Aduan is running")
+    await read_until(process, "Kanal Aduan: open")
     result = await stop(process)
     assert result.returncode == 0, result.output
     assert (tmp_path / "data" / "kanal_aduan.db").is_file()
@@ -170,13 +172,23 @@ async def test_a_wrong_log_level_is_explained(fake: FakeTelegram, tmp_path: Path
     ]
 
 
-async def test_a_missing_token_is_named(fake: FakeTelegram, tmp_path: Path) -> None:
-    values = settings(fake, tmp_path)
-    del values["TELEGRAM_BOT_TOKEN"]
-    result = await aduan(tmp_path, "run", **values)
-    assert result.returncode == 1
-    [line] = errors(result)
-    assert line.endswith("missing settings: TELEGRAM_BOT_TOKEN (see .env.example)")
+async def test_with_no_configuration_at_all_the_bot_runs_in_the_browser(tmp_path: Path) -> None:
+    """A fresh clone, no .env: the sample city, SQLite under data/, the web chat and desk."""
+    process = await start(tmp_path, "run", WEB_PORT="0")
+    [line] = [
+        line for line in await read_until(process, "Kanal Aduan: open") if "Kanal Aduan" in line
+    ]
+    found = re.search(r"Kanal Aduan: open (http://127\.0\.0\.1:\d+) \((.*)\)", line)
+    assert found, line
+    assert found.group(2) == "Telegram off: no TELEGRAM_BOT_TOKEN"
+    async with httpx.AsyncClient(base_url=found.group(1)) as browser:
+        page = await browser.get("/")
+        desk = await browser.get("/petugas/masuk")
+    result = await stop(process)
+    assert result.returncode == 0, result.output
+    assert page.status_code == 200 and "<title>Lapor Kota Blitar</title>" in page.text
+    assert desk.status_code == 200 and "Meja aduan – Kota Blitar" in desk.text
+    assert (tmp_path / "data" / "kanal_aduan.db").is_file()
 
 
 async def test_json_logs_are_one_redacted_object_per_line(

@@ -74,6 +74,7 @@ class Deliverer:
         on_failed: Notice | None = None,
         on_unreachable: Notice | None = None,
         observer: Observer | None = None,
+        on_sent: Callable[[OutboxItem], None] | None = None,
     ):
         self.queue = queue
         self.senders = senders
@@ -89,6 +90,8 @@ class Deliverer:
         self.on_failed: Notice = on_failed or _nothing
         self.on_unreachable: Notice = on_unreachable or _nothing
         self.observer: Observer = observer or NoObserver()
+        # Told once a row is recorded as sent (the web chat pushes it to open pages).
+        self.on_sent = on_sent
         self.lanes: Lanes[OutboxItem] = Lanes(self._send_next, self._hand_back)
         self._round_lock = asyncio.Lock()
         self._again = False
@@ -238,6 +241,11 @@ class Deliverer:
         detail = result.detail or result.outcome.value
         if result.outcome is SendOutcome.SENT:
             await self.queue.mark_sent(item, result.message_id, now)
+            if self.on_sent is not None:
+                try:
+                    self.on_sent(item)
+                except Exception:
+                    log.exception("outbox item %s: the sent notice failed", item.id)
             return True
         if result.outcome is SendOutcome.FORBIDDEN and not item.private:
             # A group that removed the bot (or took its rights) is no citizen: this

@@ -209,3 +209,28 @@ class AgencyTopic:
     agency: str
     chat_id: str
     thread_id: int
+
+
+@dataclass
+class OfficerAccount:
+    """An officer who signs in to the web desk: the desk's, or one agency's."""
+
+    username: str
+    display_name: str
+    password_hash: str
+    created_at: datetime
+    agency: str | None = None
+    desk: bool = False
+    active: bool = True
+    id: int | None = None
+
+
+@dataclass
+class OfficerSession:
+    """A signed-in browser of the web desk; only the hash of its token is stored."""
+
+    token_hash: str
+    account_id: int
+    csrf: str
+    created_at: datetime
+    expires_at: datetime

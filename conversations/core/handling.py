@@ -85,6 +85,14 @@ def agency_role(code: str) -> str:
     return f"{AGENCY_ROLE}{code}"
 
 
+def agency_may_act(complaint: Complaint) -> bool:
+    """Whether the agency works on the complaint now (its card carries buttons). On hold
+    after the agency had it, the agency may resume it without an answer."""
+    return complaint.status in AGENCY_WORKING or (
+        complaint.status is Status.TERTUNDA and complaint.resume_status in AGENCY_WORKING
+    )
+
+
 def card_agency(link: CardLink) -> str | None:
     """The agency whose card this is, or None for the desk card."""
     return link.role[len(AGENCY_ROLE) :] if link.role.startswith(AGENCY_ROLE) else None
@@ -94,7 +102,9 @@ def agency_destination(ctx: CoreContext, code: str) -> tuple[ChatAddress, dict[s
     """Where the agency's card goes: its own chat, its topic in the admin group, or nowhere
     (then the desk card serves the agency too). Topics are resolved when sending."""
     agency = ctx.config.agency(code)
-    if agency is None:
+    if agency is None or ctx.desk_chat.channel is Channel.WEB:
+        # Agency chats are groups of the desk's platform; the web desk shows agency
+        # officers their complaints itself.
         return None
     if agency.chat_id is not None:
         address = ChatAddress(ctx.desk_chat.channel, str(agency.chat_id), agency.thread_id)
@@ -162,11 +172,7 @@ async def card_for(
             full=full,
             additions=additions,
         )
-    # On hold after the agency had it, the agency may resume it without an answer.
-    working = complaint.status in AGENCY_WORKING or (
-        complaint.status is Status.TERTUNDA and complaint.resume_status in AGENCY_WORKING
-    )
-    buttons = code == complaint.agency and working
+    buttons = code == complaint.agency and agency_may_act(complaint)
     return render_card(
         ctx,
         complaint,

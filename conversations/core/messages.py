@@ -10,6 +10,7 @@ from typing import Any
 class Channel(StrEnum):
     TELEGRAM = "telegram"
     WHATSAPP = "whatsapp"
+    WEB = "web"
 
 
 class InboundKind(StrEnum):

@@ -18,7 +18,9 @@ from conversations.core.domain import (
     Complaint,
     Dialogue,
     Event,
+    OfficerAccount,
     OfficerRequest,
+    OfficerSession,
     OutboxItem,
 )
 from conversations.core.lifecycle import Status
@@ -69,6 +71,17 @@ class Complaints(Protocol):
     async def queue(
         self, statuses: Sequence[Status], agency: str | None = None, limit: int = 20
     ) -> list[Complaint]: ...
+    async def search(
+        self,
+        statuses: Sequence[Status] | None = None,
+        agencies: Sequence[str] | None = None,
+        overdue_at: datetime | None = None,
+        ticket: str | None = None,
+        limit: int = 100,
+    ) -> list[Complaint]:
+        """Complaints in ``statuses`` of ``agencies`` (None: any), past a deadline at
+        ``overdue_at`` when given, whose ticket contains ``ticket``; oldest first."""
+
     async def pending_for_citizen(self, citizen_id: int) -> list[Complaint]:
         """Complaints waiting (tertunda) on this citizen, oldest first."""
 
@@ -273,3 +286,32 @@ class ScheduleQueries(Protocol):
 
     async def digest(self, since: datetime, until: datetime, now: datetime) -> DigestFigures:
         """New and resolved complaints in [since, until), open counts as of ``now``."""
+
+
+class WebStore(Protocol):
+    """What the web chat and the web desk read and keep besides the units of work; each
+    call is its own transaction."""
+
+    async def transcript(
+        self, channel: str, chat_id: str, after: int = 0, limit: int = 200
+    ) -> list[OutboxItem]:
+        """Messages delivered to a chat, oldest first, with an id above ``after``."""
+
+    async def recent(self, channel: str, chat_id: str, limit: int = 50) -> list[OutboxItem]:
+        """The newest messages delivered to a chat, newest first."""
+
+    async def sent_item(self, item_id: int) -> OutboxItem | None: ...
+    async def secret(self, name: str, make: str) -> str:
+        """The stored secret ``name``; ``make`` is stored first if there is none."""
+
+    async def account(self, username: str) -> OfficerAccount | None: ...
+    async def account_by_id(self, account_id: int) -> OfficerAccount | None: ...
+    async def accounts(self) -> list[OfficerAccount]: ...
+    async def add_account(self, account: OfficerAccount) -> OfficerAccount: ...
+    async def update_account(self, account: OfficerAccount) -> None: ...
+    async def add_session(self, session: OfficerSession) -> None: ...
+    async def session(self, token_hash: str, now: datetime) -> OfficerSession | None:
+        """A session that has not expired at ``now``."""
+
+    async def end_session(self, token_hash: str) -> None: ...
+    async def end_sessions(self, account_id: int) -> None: ...
