@@ -140,11 +140,11 @@ async def test_a_group_backlog_longer_than_the_lease_sends_each_card_once(
 ) -> None:
     fake.enforce_limits = False  # the group window here is shortened to 2 s
     group = fake.group(-100666, "PUPR")
-    # One card a second for six seconds; leases of one second; two processes claiming.
+    # One card a second for eight seconds; leases of three; two processes claiming.
     limits = [SendLimits(group_per_minute=2, group_period=2.0) for _ in range(2)]
     async with (
-        Process(engine, bot, limits[0], lease=1.0, host="one") as first,
-        Process(engine, bot, limits[1], lease=1.0, host="two"),
+        Process(engine, bot, limits[0], lease=3.0, host="one") as first,
+        Process(engine, bot, limits[1], lease=3.0, host="two"),
     ):
         for n in range(8):
             await first.push(group.id, f"kartu {n}")
