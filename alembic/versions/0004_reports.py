@@ -1,0 +1,46 @@
+"""reports: the working-day calendar for SQL, and complaints by submission time
+
+Revision ID: 0004_reports
+Revises: 0003_scheduler
+Create Date: 2026-12-01 08:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+
+from alembic import op
+
+revision: str = "0004_reports"
+down_revision: str | None = "0003_scheduler"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "report_day",
+        sa.Column("day", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("date", sa.Date(), nullable=False),
+        sa.Column("month", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
+        sa.Column("working", sa.Integer(), nullable=False),
+        sa.Column("before", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day"),
+    )
+    op.create_table(
+        "report_calendar",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("fingerprint", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("built_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("complaint", schema=None) as batch_op:
+        batch_op.create_index("ix_complaint_created_at", ["created_at"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("complaint", schema=None) as batch_op:
+        batch_op.drop_index("ix_complaint_created_at")
+    op.drop_table("report_calendar")
+    op.drop_table("report_day")
