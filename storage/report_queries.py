@@ -19,6 +19,7 @@ two ranks around ``(n - 1) * p``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 from collections import defaultdict
@@ -40,7 +41,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -101,7 +101,8 @@ class epoch_seconds(FunctionElement[float]):
 
 @compiles(epoch_seconds, "postgresql")
 def _epoch_postgresql(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS FLOAT)"
+    # date_part is double precision; EXTRACT would give numeric, much slower to compute with.
+    return f"date_part('epoch', {compiler.process(element.clauses, **kw)})"
 
 
 @compiles(epoch_seconds, "sqlite")
@@ -126,8 +127,8 @@ def _floor_postgresql(element: floor_int, compiler: SQLCompiler, **kw: Any) -> s
 
 @compiles(floor_int, "sqlite")
 def _floor_sqlite(element: floor_int, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite's math functions are optional; CAST truncates, which is the floor at or
-    # above zero and differs below only where the result is unused (no values).
+    # SQLite's math functions are optional; CAST truncates, which is the floor for the
+    # numbers used here (never negative).
     return f"CAST({compiler.process(element.clauses, **kw)} AS INTEGER)"
 
 
@@ -148,7 +149,9 @@ class SqlReportQueries:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], calendar: WorkingCalendar):
         self._sessions = sessions
         self.calendar = calendar
-        self._built: str | None = None
+        # The range this process has checked the table for (the calendar never
+        # changes in a process; a new range means a new year or older data).
+        self._built: tuple[tuple[date, date], str] | None = None
         self._lock = asyncio.Lock()
         self._warned = False
 
@@ -169,6 +172,8 @@ class SqlReportQueries:
         start = date(first_year - 1, 1, 1)
         end = date(this_year + CALENDAR_YEARS_AHEAD + 1, 1, 1)
         offset = self.offset_seconds(datetime.combine(start, datetime.min.time()))
+        if self._built is not None and self._built[0] == (start, end):
+            return offset
         flags = [
             self.calendar.is_working_day(start + timedelta(days=n))
             for n in range((end - start).days)
@@ -176,12 +181,10 @@ class SqlReportQueries:
         self._check_offset(start, end, offset)
         basis = f"{offset}:{start.isoformat()}:" + "".join("1" if f else "0" for f in flags)
         fingerprint = hashlib.sha256(basis.encode()).hexdigest()
-        if fingerprint == self._built:
-            return offset
         async with self._lock:
-            if fingerprint != self._built:
-                await self._build(start, flags, fingerprint)
-                self._built = fingerprint
+            if self._built is None or self._built[0] != (start, end):
+                await self._build(start, flags, offset, fingerprint)
+                self._built = ((start, end), fingerprint)
         return offset
 
     def _check_offset(self, start: date, end: date, offset: int) -> None:
@@ -199,7 +202,7 @@ class SqlReportQueries:
                     )
                     return
 
-    async def _build(self, start: date, flags: list[bool], fingerprint: str) -> None:
+    async def _build(self, start: date, flags: list[bool], offset: int, fingerprint: str) -> None:
         async with self._sessions() as session, session.begin():
             if session.get_bind().dialect.name == "postgresql":
                 # Two processes must not interleave their rebuilds.
@@ -212,9 +215,11 @@ class SqlReportQueries:
             before = 0
             for n, working in enumerate(flags):
                 day = start + timedelta(days=n)
+                number = (day - EPOCH).days
                 rows.append(
                     {
-                        "day": (day - EPOCH).days,
+                        "day": number,
+                        "midnight": float(number * 86400 - offset),
                         "date": day,
                         "month": day.strftime("%Y-%m"),
                         "working": int(working),
@@ -285,8 +290,7 @@ class SqlReportQueries:
 
         def position(name: str, moment: Any) -> ColumnElement[float]:
             d = days[name].c
-            elapsed = epoch_seconds(moment) + offset - d.day * DAY_SECONDS
-            return d.before + d.working * elapsed / DAY_SECONDS
+            return d.before + d.working * (epoch_seconds(moment) - d.midnight) / DAY_SECONDS
 
         verified_at = ev.c.verified_at
         reopens = func.coalesce(ev.c.reopens, 0)
@@ -365,85 +369,115 @@ class SqlReportQueries:
         if not dimensions:
             return []
         offset = await self.ensure_calendar(as_of)
-        facts = self._facts(period, as_of, agency, offset).subquery("f")
+        async with self._sessions() as session:
+            postgresql = session.get_bind().dialect.name == "postgresql"
+            query = self._scorecard(period, dimensions, as_of, agency, offset, postgresql)
+            if postgresql:
+                # Compiling this one statement (JIT) costs more than running it, and
+                # the percentiles' sorts fit in memory: keep them off the disk.
+                await session.execute(text("SET LOCAL jit = off"))
+                await session.execute(text("SET LOCAL work_mem = '64MB'"))
+            rows = (await session.execute(query)).all()
+        return [_figures(row) for row in rows]
+
+    def _scorecard(
+        self,
+        period: Period,
+        dimensions: Sequence[Dimension],
+        as_of: datetime,
+        agency: str | None,
+        offset: int,
+        ordered_set_aggregates: bool,
+    ) -> Select[Any]:
+        """The scorecard's statement. Percentiles come from ``percentile_cont`` where the
+        database has it (PostgreSQL: it sorts each group's values alone, several times
+        faster) and from ranks otherwise (SQLite); both interpolate the same way."""
+        # Materialized: each complaint's values are computed once, not once per dimension.
+        facts = (
+            self._facts(period, as_of, agency, offset)
+            .cte("f")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
         f = facts.c
-        dims = union_all(*(select(literal(d.value).label("dim")) for d in dimensions)).subquery(
-            "dims"
-        )
-        key = case(
-            (dims.c.dim == Dimension.AGENCY.value, f.agency),
-            (dims.c.dim == Dimension.CATEGORY.value, f.category),
-            (dims.c.dim == Dimension.CHANNEL.value, f.channel),
-            (dims.c.dim == Dimension.STATUS.value, f.status),
-            (dims.c.dim == Dimension.MONTH.value, f.month),
-            else_=literal(""),
-        )
-        durations = ("verify_days", "followup_days", "resolve_days")
-        ranks: list[Any] = []
-        for name in durations:
-            value = f[name]
-            part = (dims.c.dim, key)
-            ranks.append(
-                func.row_number()
-                .over(partition_by=part, order_by=(value.is_(None), value))
-                .label(f"{name}_rank")
+        keys = {
+            Dimension.TOTAL: literal(""),
+            Dimension.AGENCY: f.agency,
+            Dimension.CATEGORY: f.category,
+            Dimension.CHANNEL: f.channel,
+            Dimension.STATUS: f.status,
+            Dimension.MONTH: f.month,
+        }
+        # Every complaint once per dimension, labelled with its group in it.
+        grouped = union_all(
+            *(
+                select(
+                    literal(d.value).label("dim"),
+                    keys[d].label("key"),
+                    *(f[name] for name in FACT_VALUES),
+                )
+                for d in dimensions
             )
-            ranks.append(func.count(value).over(partition_by=part).label(f"{name}_n"))
-        expanded = (
-            select(dims.c.dim, key.label("key"), *f, *ranks)
-            .select_from(facts.join(dims, true()))
-            .subquery("x")
-        )
-        x = expanded.c
+        ).cte("x")
+        x = grouped.c
 
         def total(name: str) -> ColumnElement[int]:
             return func.coalesce(func.sum(x[name]), 0)
 
-        def percentile(name: str, p: float) -> ColumnElement[float]:
-            rank, n, value = x[f"{name}_rank"], x[f"{name}_n"], x[name]
-            h = (n - 1) * p
-            low_rank = floor_int(h) + 1
-            low = func.max(case((rank == low_rank, value)))
-            high = func.max(case((rank == low_rank + 1, value)))
-            fraction = func.max(h - floor_int(h))
-            interpolated = low + fraction * (func.coalesce(high, low) - low)
-            return case((func.max(n) > 0, _float(interpolated)), else_=None)
-
-        columns: list[Any] = [
-            x.dim,
-            x.key,
-            func.count().label("received"),
-            total("verify_on_time"),
-            total("verify_late"),
-            _share(total("verify_on_time"), total("verify_on_time") + total("verify_late")),
-            total("followup_on_time"),
-            total("followup_late"),
-            _share(total("followup_on_time"), total("followup_on_time") + total("followup_late")),
-            total("resolved"),
-            _share(total("resolved"), func.count()),
-        ]
-        for name in durations:
-            columns += [percentile(name, PERCENTILES[p]) for p in ("median", "p90")]
-        columns += [
-            _float(func.avg(x.resolve_days)),
-            total("overdue"),
-            total("rejected"),
-            _share(total("rejected"), func.count()),
-            total("not_authority"),
-            _share(total("not_authority"), func.count()),
-            total("reopened"),
-            total("resolved_ever"),
-            _share(total("reopened"), total("resolved_ever")),
-            func.count(x.rating),
-            _float(func.avg(x.rating)),
-            total("survey_answers"),
-            total("fixed_answers"),
-            _share(total("fixed_answers"), total("survey_answers")),
-        ]
-        query = select(*columns).group_by(x.dim, x.key).order_by(x.dim, x.key)
-        async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-        return [_figures(row) for row in rows]
+        received = func.count()
+        sums = (
+            select(
+                x.dim,
+                x.key,
+                received.label("received"),
+                total("verify_on_time").label("verify_on_time"),
+                total("verify_late").label("verify_late"),
+                _share(
+                    total("verify_on_time"), total("verify_on_time") + total("verify_late")
+                ).label("verify_on_time_pct"),
+                total("followup_on_time").label("followup_on_time"),
+                total("followup_late").label("followup_late"),
+                _share(
+                    total("followup_on_time"), total("followup_on_time") + total("followup_late")
+                ).label("followup_on_time_pct"),
+                total("resolved").label("resolved"),
+                _share(total("resolved"), received).label("resolved_pct"),
+                _float(func.avg(x.resolve_days)).label("resolve_days_avg"),
+                total("overdue").label("overdue"),
+                total("rejected").label("rejected"),
+                _share(total("rejected"), received).label("rejected_pct"),
+                total("not_authority").label("not_authority"),
+                _share(total("not_authority"), received).label("not_authority_pct"),
+                total("reopened").label("reopened"),
+                total("resolved_ever").label("resolved_ever"),
+                _share(total("reopened"), total("resolved_ever")).label("reopened_pct"),
+                func.count(x.rating).label("rated"),
+                _float(func.avg(x.rating)).label("rating_avg"),
+                total("survey_answers").label("survey_answers"),
+                total("fixed_answers").label("fixed_answers"),
+                _share(total("fixed_answers"), total("survey_answers")).label("fixed_pct"),
+                *(
+                    _float(func.percentile_cont(p).within_group(x[name])).label(f"{name}_{label}")
+                    for name in DURATIONS
+                    for label, p in PERCENTILES.items()
+                    if ordered_set_aggregates
+                ),
+            )
+            .group_by(x.dim, x.key)
+            .subquery("sums")
+        )
+        query_from: Any = sums
+        percentiles: dict[str, Any] = {}
+        for name in DURATIONS if not ordered_set_aggregates else ():
+            ranked = _percentiles(grouped, name)
+            query_from = query_from.outerjoin(
+                ranked, and_(ranked.c.dim == sums.c.dim, ranked.c.key == sums.c.key)
+            )
+            for label in PERCENTILES:
+                percentiles[f"{name}_{label}"] = ranked.c[label]
+        columns: list[Any] = [sums.c.dim, sums.c.key]
+        for field in FIGURES:
+            columns.append(percentiles.get(field.name, sums.c.get(field.name)))
+        return select(*columns).select_from(query_from).order_by(sums.c.dim, sums.c.key)
 
     # complaints, for files ----------------------------------------------------------------
 
@@ -525,20 +559,72 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+DURATIONS = ("verify_days", "followup_days", "resolve_days")
+# Per-complaint values the scorecard aggregates (``_facts`` names them).
+FACT_VALUES = (
+    "verify_on_time",
+    "verify_late",
+    "followup_on_time",
+    "followup_late",
+    "resolved",
+    "rejected",
+    "not_authority",
+    "reopened",
+    "resolved_ever",
+    "rating",
+    "fixed_answers",
+    "survey_answers",
+    "overdue",
+    "verify_days",
+    "followup_days",
+    "resolve_days",
+)
+FIGURES = [f for f in dataclasses.fields(Figures) if f.name not in ("dimension", "key")]
+
+
+def _percentiles(grouped: Any, name: str) -> Any:
+    """Median and 90th percentile of one value per group: rank the group's values,
+    then interpolate between the ranks around ``(n - 1) * p`` (``percentile_cont``)."""
+    x = grouped.c
+    value = x[name]
+    part = (x.dim, x.key)
+    ranked = (
+        select(
+            x.dim,
+            x.key,
+            value.label("value"),
+            func.row_number().over(partition_by=part, order_by=value).label("rank"),
+            func.count().over(partition_by=part).label("n"),
+        )
+        .where(value.is_not(None))
+        .subquery(f"ranked_{name}")
+    )
+    r = ranked.c
+    below = {label: floor_int((r.n - 1) * p) + 1 for label, p in PERCENTILES.items()}
+    # Only the two ranks around each percentile matter: a few rows per group.
+    near = [rank for low in below.values() for rank in (low, low + 1)]
+    picked = select(ranked).where(r.rank.in_(near)).subquery(f"picked_{name}")
+    k = picked.c
+    columns: list[Any] = [k.dim, k.key]
+    for label, p in PERCENTILES.items():
+        h = (k.n - 1) * p
+        low = func.max(case((k.rank == floor_int(h) + 1, k.value)))
+        high = func.max(case((k.rank == floor_int(h) + 2, k.value)))
+        fraction = func.max(h - floor_int(h))
+        columns.append(_float(low + fraction * (func.coalesce(high, low) - low)).label(label))
+    return select(*columns).group_by(k.dim, k.key).subquery(f"percentiles_{name}")
+
+
 def _figures(row: Any) -> Figures:
+    """A result row (dimension, key, then the figures in field order) as ``Figures``."""
     values = list(row)
-    dimension = Dimension(values[0])
-    names = [name for name in Figures.__dataclass_fields__ if name not in ("dimension", "key")]
     converted: dict[str, Any] = {}
-    for name, value in zip(names, values[2:], strict=True):
-        kind = Figures.__dataclass_fields__[name].type
+    for field, value in zip(FIGURES, values[2:], strict=True):
         if value is None:
-            converted[name] = None
-        elif kind == "int":
-            converted[name] = int(value)
+            converted[field.name] = None
         else:
-            converted[name] = float(value)
-    return Figures(dimension=dimension, key=str(values[1] or ""), **converted)
+            converted[field.name] = int(value) if field.type == "int" else float(value)
+    return Figures(dimension=Dimension(values[0]), key=str(values[1] or ""), **converted)
 
 
 def _on_time(on_time: int, late: int) -> bool | None:

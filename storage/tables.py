@@ -258,6 +258,8 @@ class ReportDayRow(SQLModel, table=True):
 
     __tablename__ = "report_day"
     day: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    # The UTC instant of the local midnight that starts the day, in epoch seconds.
+    midnight: float
     date: dt_date
     month: str = Field(max_length=7)
     working: int

@@ -22,6 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "report_day",
         sa.Column("day", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("midnight", sa.Float(), nullable=False),
         sa.Column("date", sa.Date(), nullable=False),
         sa.Column("month", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
         sa.Column("working", sa.Integer(), nullable=False),

@@ -36,6 +36,7 @@ from conversations.core.indicators import (
     ReportQueries,
     Unit,
 )
+from conversations.core.lifecycle import Status
 from conversations.core.messages import Channel, ChatAddress, Reply, StoredFileRef
 from conversations.core.outbox import queue
 from conversations.core.ports import (
@@ -158,6 +159,25 @@ class ReportTexts:
             return self.month(key)
         name = f"report.{dimension.value}.{key}"
         return self.catalog.t(self.lang, name) if self.catalog.has(name) else key
+
+    def in_order(self, rows: Sequence[Figures]) -> list[Figures]:
+        """Rows as the city lists them: agencies and categories in the YAML's order,
+        statuses along the lifecycle, anything else by key; the total last."""
+        places: dict[tuple[Dimension, str], int] = {}
+        for index, agency in enumerate(self.config.agencies):
+            places[(Dimension.AGENCY, agency.code)] = index
+        for index, category in enumerate(self.config.categories):
+            places[(Dimension.CATEGORY, category.code)] = index
+        for index, status in enumerate(Status):
+            places[(Dimension.STATUS, status.value)] = index
+        return sorted(
+            rows,
+            key=lambda r: (
+                r.dimension is Dimension.TOTAL,
+                places.get((r.dimension, r.key), len(places)),
+                r.key,
+            ),
+        )
 
     def number(self, value: float | int | None, unit: Unit) -> str:
         if value is None:

@@ -86,7 +86,7 @@ class ReportWorkbook:
         header = [texts.t(f"dimension.{dimension.value}")]
         header += [texts.indicator(i.key) for i in INDICATORS]
         sheet.append([self._cell(sheet, text, font=BOLD, alignment=WRAP) for text in header])
-        for row in rows:
+        for row in texts.in_order(rows):
             label = texts.group(row.dimension, row.key)
             cells = [
                 self._cell(sheet, label, font=BOLD if row.dimension is Dimension.TOTAL else None)

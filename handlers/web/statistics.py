@@ -23,7 +23,6 @@ from starlette.routing import Route
 
 from conversations.core.indicators import INDICATORS, Dimension, Figures
 from conversations.core.reports import PublicStatistics, Reports, ReportTexts
-from handlers.reports.chart import trend_chart
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +154,9 @@ class StatisticsPage:
                 return page
             texts = self.reports.texts(lang)
             stats = await self.reports.public()
+            # Imported here: matplotlib takes a while to load, the server need not wait.
+            from handlers.reports.chart import trend_chart
+
             chart = await asyncio.to_thread(trend_chart, stats.months(), texts)
             languages = self.reports.ctx.catalog.languages
             other = next((code for code in languages if code != texts.lang), texts.lang)
