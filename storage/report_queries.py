@@ -11,9 +11,9 @@ days in between count 1, non-working days 0, the first and last days their
 fraction, exactly as ``WorkingCalendar.working_days_between`` counts. Local dates
 come from the zone's UTC offset (Indonesia's zones have no daylight saving time).
 
-Median and 90th percentile use window functions (SQLite has no
-``percentile_cont``): rank the values of each group, then interpolate between the
-two ranks around ``(n - 1) * p``.
+Median and 90th percentile interpolate between the two ranks around
+``(n - 1) * p``: PostgreSQL's ``percentile_cont``; SQLite has none, so there the
+values of each group are ranked with window functions and interpolated alike.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import SQLModel
 
 from conversations.core.indicators import (
+    COUNTED_EVENTS,
     PERCENTILES,
     VERIFY_ACTIONS,
     ComplaintLine,
@@ -83,7 +84,6 @@ SETTLE_OPEN = (
     Status.DIDISPOSISIKAN.value,
     Status.DITINDAKLANJUTI.value,
 )
-EVENT_ACTIONS = (*VERIFY_ACTIONS, Action.REOPEN.value, Action.CLOSE.value, NOT_FIXED_EVENT)
 CALENDAR_YEARS_AHEAD = 2
 
 complaint: Table = SQLModel.metadata.tables[ComplaintRow.__tablename__]
@@ -151,7 +151,7 @@ class SqlReportQueries:
         self.calendar = calendar
         # The range this process has checked the table for (the calendar never
         # changes in a process; a new range means a new year or older data).
-        self._built: tuple[tuple[date, date], str] | None = None
+        self._built: tuple[date, date] | None = None
         self._lock = asyncio.Lock()
         self._warned = False
 
@@ -172,7 +172,7 @@ class SqlReportQueries:
         start = date(first_year - 1, 1, 1)
         end = date(this_year + CALENDAR_YEARS_AHEAD + 1, 1, 1)
         offset = self.offset_seconds(datetime.combine(start, datetime.min.time()))
-        if self._built is not None and self._built[0] == (start, end):
+        if self._built == (start, end):
             return offset
         flags = [
             self.calendar.is_working_day(start + timedelta(days=n))
@@ -182,9 +182,9 @@ class SqlReportQueries:
         basis = f"{offset}:{start.isoformat()}:" + "".join("1" if f else "0" for f in flags)
         fingerprint = hashlib.sha256(basis.encode()).hexdigest()
         async with self._lock:
-            if self._built is None or self._built[0] != (start, end):
+            if self._built != (start, end):
                 await self._build(start, flags, offset, fingerprint)
-                self._built = ((start, end), fingerprint)
+                self._built = (start, end)
         return offset
 
     def _check_offset(self, start: date, end: date, offset: int) -> None:
@@ -228,7 +228,7 @@ class SqlReportQueries:
                 )
                 before += int(working)
             for chunk in range(0, len(rows), 1000):
-                await session.execute(insert(ReportDayRow), rows[chunk : chunk + 1000])
+                await session.execute(insert(report_day), rows[chunk : chunk + 1000])
             if stored is None:
                 session.add(ReportCalendarRow(id=1, fingerprint=fingerprint, built_at=_now()))
             else:
@@ -279,7 +279,7 @@ class SqlReportQueries:
                 func.sum(_flag(e.action == NOT_FIXED_EVENT)).label("notfixed"),
             )
             .join(complaint, c.id == e.complaint_id)
-            .where(*scope, e.action.in_(EVENT_ACTIONS))
+            .where(*scope, e.action.in_(COUNTED_EVENTS))
             .group_by(e.complaint_id)
             .subquery("ev")
         )

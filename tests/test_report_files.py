@@ -233,7 +233,9 @@ def xlsx_text(data: bytes) -> str:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def outputs(city: DecemberDatabase) -> dict[str, str]:
+async def outputs(
+    city: DecemberDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     """Every kind of report output, as searchable text."""
     queries = SqlReportQueries(session_factory(city.engine), city.core.ctx.calendar)
     reports = Reports(city.core.ctx, queries, FileRenderer())
@@ -251,7 +253,7 @@ async def outputs(city: DecemberDatabase) -> dict[str, str]:
     page = StatisticsPage(reports)
     for lang in ("id", "en"):
         found[f"page {lang}"] = await page.html(lang)
-    store = LocalFileStore(city.core.ctx.files.root)  # type: ignore[attr-defined]
+    store = LocalFileStore(tmp_path_factory.mktemp("files"))
     replies = await reports.messages(ReportRequest(DECEMBER, None, "id"), store)
     found["captions"] = "\n".join(r.text for r in replies)
     return found

@@ -41,8 +41,18 @@ from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from conversations.core.lifecycle import Action
+from conversations.core.survey import NOT_FIXED_EVENT
+
 # Events that count as the desk's first assessment of a complaint.
-VERIFY_ACTIONS = ("verify", "dispatch", "reject", "notauth")
+VERIFY_ACTIONS = (
+    Action.VERIFY.value,
+    Action.DISPATCH.value,
+    Action.REJECT.value,
+    Action.NOT_AUTHORITY.value,
+)
+# Every event an indicator reads: verification, reopening, closing, "not fixed".
+COUNTED_EVENTS = (*VERIFY_ACTIONS, Action.REOPEN.value, Action.CLOSE.value, NOT_FIXED_EVENT)
 PERCENTILES = {"median": 0.5, "p90": 0.9}
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
