@@ -169,7 +169,7 @@ async def fill(engine: AsyncEngine, count: int) -> None:
     sessions = session_factory(engine)
     citizens = [
         {"id": n, "channel": "telegram", "external_id": str(n), "chat_id": str(n),
-         "display_name": f"Warga {n}", "language": "id", "unreachable": False}
+         "display_name": f"Warga {n}", "language": "id", "unreachable": False, "offered": []}
         for n in range(1, CITIZENS + 1)
     ]  # fmt: skip
     async with sessions() as session, session.begin():

@@ -217,11 +217,17 @@ def test_aduan_export_writes_csv_and_xlsx(
 
 
 def test_aduan_export_refuses_a_backwards_period(
-    city: DecemberDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    city: DecemberDatabase,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", city.url)
-    with pytest.raises(SystemExit, match="--to is before --from"):
+    with pytest.raises(SystemExit) as stop:
         main(["export", "--from", "2026-12-31", "--to", "2026-12-01", "-o", str(tmp_path / "x")])
+    assert stop.value.code == 1
+    assert "--to is before --from" in capfd.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 # privacy -----------------------------------------------------------------------------------

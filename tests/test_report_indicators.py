@@ -16,8 +16,16 @@ from conversations.core.indicators import Dimension, Figures, Period
 from conversations.core.workdays import WorkingCalendar
 from storage.database import session_factory
 from storage.report_queries import SqlReportQueries
-from tests.conftest import database_params, fresh_database_url
-from tests.support.reports import AS_OF, WIB, Dataset, DecemberDatabase, december_database, wib
+from tests.conftest import database_params
+from tests.support.reports import (
+    AS_OF,
+    WIB,
+    Dataset,
+    DecemberDatabase,
+    december_database,
+    module_database_url,
+    wib,
+)
 
 DECEMBER = Period.month(2026, 12)
 ALL = (Dimension.TOTAL, Dimension.AGENCY, Dimension.CATEGORY, Dimension.CHANNEL)
@@ -32,7 +40,7 @@ async def city(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[DecemberDatabase]:
     folder = tmp_path_factory.mktemp("db")
-    url = await fresh_database_url(str(request.param), folder)
+    url = await module_database_url(str(request.param), folder, "indicators")
     async with december_database(url, folder) as db:
         yield db
 

@@ -65,7 +65,12 @@ async def _random_complaints(
     async with session_factory(engine)() as session, session.begin():
         await session.execute(
             insert(CitizenRow).values(
-                id=1, channel="telegram", external_id="1", chat_id="1", display_name="Siti"
+                id=1,
+                channel="telegram",
+                external_id="1",
+                chat_id="1",
+                display_name="Siti",
+                offered=[],
             )
         )
         await session.execute(insert(ComplaintRow), complaints)

@@ -362,14 +362,15 @@ class Reports:
 
     async def messages(self, request: ReportRequest, files: FileStore) -> list[Reply]:
         """The report as messages: the chart and the workbook (kept in ``files``), or a
-        line saying the period had no complaints."""
+        line saying the period had no complaints (nothing for a recap)."""
         texts = self.texts(request.lang)
         report = await self.build(request.period, request.agency)
         total = report.total
         period = texts.period(request.period)
         scope = texts.scope(request.agency)
         if total is None:
-            return [Reply(texts.t("empty", period=period, scope=scope))]
+            # A month without complaints needs no recap (a new city's first month, say).
+            return [] if request.recap else [Reply(texts.t("empty", period=period, scope=scope))]
         chart, workbook = await asyncio.gather(
             asyncio.to_thread(self.renderer.chart, report, texts),
             asyncio.to_thread(self.renderer.workbook, report, texts),

@@ -37,6 +37,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations.core.complaints import submit
@@ -47,6 +48,7 @@ from conversations.core.survey import NOT_FIXED_EVENT
 from storage import migrate
 from storage.database import create_engine
 from storage.tables import OutboxRow
+from tests.conftest import postgres_url, reset_postgres
 from tests.support.core import Core, build_core
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -217,6 +219,18 @@ class DecemberDatabase:
     engine: AsyncEngine
     core: Core
     dataset: Dataset
+
+
+async def module_database_url(kind: str, folder: Path, name: str) -> str:
+    """An empty database a test module keeps for all its tests: a file in ``folder``, or
+    a PostgreSQL database of its own (the worker's test database is emptied by every
+    other test in between)."""
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{folder / 'aduan.db'}"
+    url = make_url(postgres_url())
+    own = url.set(database=f"{url.database}_{name}").render_as_string(hide_password=False)
+    await reset_postgres(own)
+    return own
 
 
 @asynccontextmanager

@@ -1,7 +1,7 @@
 """reports: the working-day calendar for SQL, and complaints by submission time
 
-Revision ID: 0004_reports
-Revises: 0003_scheduler
+Revision ID: 0006_reports
+Revises: 0005_citizen_choices
 Create Date: 2026-12-01 08:00:00
 """
 
@@ -12,8 +12,8 @@ import sqlmodel
 
 from alembic import op
 
-revision: str = "0004_reports"
-down_revision: str | None = "0003_scheduler"
+revision: str = "0006_reports"
+down_revision: str | None = "0005_citizen_choices"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
