@@ -186,6 +186,8 @@ async def test_a_period_without_complaints_is_one_line(reports: Reports, tmp_pat
     assert [r.text for r in replies] == [
         "📊 Laporan aduan Juni 2026 – seluruh Kota Blitar: belum ada aduan yang masuk."
     ]
+    recap = ReportRequest(Period.month(2026, 6), None, "id", recap=True)
+    assert await reports.messages(recap, LocalFileStore(tmp_path)) == []
 
 
 def test_aduan_export_writes_csv_and_xlsx(

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
+import httpx
 import openpyxl
 import pytest
 from openpyxl.worksheet.worksheet import Worksheet
@@ -115,9 +116,15 @@ async def test_an_agency_group_gets_its_own_agency_only(city: City, dataset: Dat
     assert photos(fake, city.admin) == documents(fake, city.admin) == []
 
 
-async def test_wrong_months_and_strangers(city: City, dataset: Dataset) -> None:
+async def test_wrong_months_strangers_and_the_public_page(city: City, dataset: Dataset) -> None:
     fake = city.fake
-    async with running(city, FrozenClock(AS_OF)):
+    async with running(city, FrozenClock(AS_OF)) as app:
+        assert app.web is not None
+        # The first page imports matplotlib and draws the chart: seconds on a busy machine.
+        async with httpx.AsyncClient(timeout=60) as http:
+            page = await http.get(f"{app.web.url}/statistik")
+        assert page.status_code == 200
+        assert "Statistik aduan warga – Kota Blitar" in page.text
         city.desk.send_command_in(city.admin, "/laporan desember")
         await city.group_hears(city.admin, "/laporan TTTT-BB")
         city.desk.send_command_in(city.admin, "/laporan 2027-02")
