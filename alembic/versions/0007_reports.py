@@ -1,7 +1,7 @@
 """reports: the working-day calendar for SQL, and complaints by submission time
 
-Revision ID: 0006_reports
-Revises: 0005_citizen_choices
+Revision ID: 0007_reports
+Revises: 0006_web
 Create Date: 2026-12-01 08:00:00
 """
 
@@ -12,8 +12,8 @@ import sqlmodel
 
 from alembic import op
 
-revision: str = "0006_reports"
-down_revision: str | None = "0005_citizen_choices"
+revision: str = "0007_reports"
+down_revision: str | None = "0006_web"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
