@@ -1,7 +1,8 @@
-"""All scheduler benchmarks: ``python -m bench``."""
+"""All benchmarks: ``python -m bench``."""
 
-from bench import deadline_scan, outbox, outbox_mixed
+from bench import deadline_scan, outbox, outbox_mixed, reports
 
 deadline_scan.main()
 outbox.main()
 outbox_mixed.main()
+reports.main()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot import check, startup
+from bot import check, export, startup
 from bot.logging_setup import redact, setup_logging
 from bot.runtime import KanalAduan
 from bot.settings import DEFAULT_DATABASE_URL, Settings, settings_problems
@@ -238,6 +238,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="overwrite a database that is not empty (its data is lost)",
     )
+    export.add_parser(commands)
     return parser
 
 
@@ -264,6 +265,8 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_backup(settings, args.file))
         elif args.command == "restore":
             asyncio.run(_restore(settings, args.file, args.replace))
+        elif args.command == "export":
+            export.run(settings, args)
     except SystemExit as stop:
         # The start-up's own messages: one line, through the (redacting) log.
         if isinstance(stop.code, str):

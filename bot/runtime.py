@@ -36,13 +36,17 @@ from conversations.core.messages import Channel, ChatAddress, Inbound, Reply
 from conversations.core.outbox import queue
 from conversations.core.ports import Clock
 from conversations.core.profile import bot_profiles
+from conversations.core.reports import Reports, ReportSender
 from conversations.core.workdays import WorkingCalendar
 from conversations.engine import CitizenChat
 from conversations.officer_desk import OfficerDesk, citizen_follow_up, follow_up_reply
+from handlers.reports import FileRenderer
+from handlers.web.statistics import statistics_route
 from storage.database import is_sqlite, session_factory
 from storage.files import LocalFileStore
 from storage.inbox_store import SqlInboxStore
 from storage.outbox_queue import SqlOutboxQueue
+from storage.report_queries import SqlReportQueries
 from storage.schedule_queries import SqlScheduleQueries
 from storage.unit_of_work import SqlUnitOfWork
 from storage.web_store import SqlWebStore
@@ -117,6 +121,10 @@ class KanalAduan:
         self.citizens.reply_handlers.append(survey.comment_reply)
         self.duties = Duties(self.ctx, SqlScheduleQueries(sessions))
         self.officers = OfficerDesk(self.ctx, self.telegram.admins if self.telegram else None)
+        # Reports for /laporan, the monthly recap and the public statistics page.
+        self.reports = Reports(
+            self.ctx, SqlReportQueries(sessions, self.ctx.calendar), FileRenderer()
+        )
         self.inbox_store = SqlInboxStore(
             sessions, self.workers.id, owner_timeout=settings.worker_timeout_seconds
         )
@@ -136,7 +144,8 @@ class KanalAduan:
             SqlOutboxQueue(
                 sessions, owner=self.workers.id, owner_timeout=settings.worker_timeout_seconds
             ),
-            {name: c.sender for name, c in self.channels.items()},
+            # A report request in the outbox becomes the report's messages.
+            {name: ReportSender(c.sender, self.reports) for name, c in self.channels.items()},
             files,
             self.clock,
             {name: c.limits for name, c in self.channels.items()},
@@ -169,6 +178,7 @@ class KanalAduan:
         routes: list[BaseRoute] = [
             health_route(sessions, self.inbox_store, self.clock),
             metrics_route(self.metrics, sessions, self.inbox_store, self.clock),
+            statistics_route(self.reports, settings.statistics_cache_seconds),
         ]
         for channel in self.channels.values():
             routes += channel.routes(self.inbox)

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(default=120.0, gt=0)
     outbox_backoff_base_seconds: float = Field(default=2.0, gt=0)
     outbox_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    statistics_cache_seconds: float = Field(default=300.0, gt=0)
 
     telegram_mode: Literal["polling", "webhook"] = "polling"
     telegram_webhook_path: str = "/webhooks/telegram"

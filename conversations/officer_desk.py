@@ -47,6 +47,7 @@ from conversations.core.outbox import queue
 from conversations.core.ports import ChatAdmins, FileTooLarge, UnitOfWork
 from conversations.core.reporter import citizen_follow_up, follow_up_reply
 from conversations.core.tickets import TicketReader
+from conversations.report_command import report_command
 
 # The citizen's side of a complaint on hold lives in the core; kept importable here.
 __all__ = ["Officer", "OfficerDesk", "citizen_follow_up", "follow_up_reply"]
@@ -549,7 +550,7 @@ class OfficerDesk:
 
     async def _command(self, uow: UnitOfWork, inbound: Inbound) -> None:
         command = inbound.command or ""
-        if command not in ("aduan", "antrian", "catatan"):
+        if command not in ("aduan", "antrian", "catatan", "laporan"):
             return
         officer = await self.officer(inbound)
         if officer is None:
@@ -559,6 +560,13 @@ class OfficerDesk:
             await self._show_complaint(uow, inbound, officer)
         elif command == "antrian":
             await self._queue(uow, inbound, officer)
+        elif command == "laporan":
+            agency = await self._chat_agency(uow, inbound.chat)
+            answer = await report_command(
+                self.ctx, uow, inbound, officer.desk, officer.agencies, agency
+            )
+            if answer:
+                await self._say(uow, inbound, answer)
         else:
             await self._note(uow, inbound, officer)
 

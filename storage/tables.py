@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date as dt_date
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+from conversations.core.indicators import COUNTED_EVENTS
 
 # One length rule for what comes from outside: the inbound boundary
 # (conversations/core/sanitize.py) keeps every value within these.
@@ -116,6 +119,7 @@ class ComplaintRow(SQLModel, table=True):
         Index("ix_complaint_status_settle_due", "status", "settle_due"),
         Index("ix_complaint_status_resolved_at", "status", "resolved_at"),
         Index("ix_complaint_agency_status", "agency", "status"),
+        Index("ix_complaint_created_at", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     ticket: str = Field(max_length=32, unique=True)
@@ -147,8 +151,25 @@ class ComplaintRow(SQLModel, table=True):
     rating: int | None = None
 
 
+# The events reports read (storage/report_queries.py): a partial index holding all
+# they need, so the scorecard reads no table rows for them.
+_COUNTED_EVENTS_SQL = text("action IN ({})".format(", ".join(f"'{a}'" for a in COUNTED_EVENTS)))
+
+
 class EventRow(SQLModel, table=True):
     __tablename__ = "complaint_event"
+    __table_args__ = (
+        Index(
+            "ix_complaint_event_report",
+            "complaint_id",
+            "action",
+            "at",
+            "from_status",
+            "actor_role",
+            postgresql_where=_COUNTED_EVENTS_SQL,
+            sqlite_where=_COUNTED_EVENTS_SQL,
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     complaint_id: int = Field(foreign_key="complaint.id", index=True)
     at: datetime
@@ -244,3 +265,30 @@ class AppSecretRow(SQLModel, table=True):
     __tablename__ = "app_secret"
     name: str = Field(primary_key=True, max_length=32)
     value: str = Field(max_length=128)
+
+
+class ReportDayRow(SQLModel, table=True):
+    """The city's working-day calendar for SQL: one row per local date.
+
+    ``day`` is the local date as days since 1970-01-01; ``before`` counts the
+    working days from the table's first date up to (not including) this one, so
+    working time between two instants is a difference (see storage/report_queries.py).
+    """
+
+    __tablename__ = "report_day"
+    day: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    # The UTC instant of the local midnight that starts the day, in epoch seconds.
+    midnight: float
+    date: dt_date
+    month: str = Field(max_length=7)
+    working: int
+    before: int
+
+
+class ReportCalendarRow(SQLModel, table=True):
+    """What ``report_day`` was built from; rebuilt when the city's calendar changes."""
+
+    __tablename__ = "report_calendar"
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    fingerprint: str = Field(max_length=64)
+    built_at: datetime

@@ -22,6 +22,10 @@ FORBIDDEN = {
     "aiosqlite",
     "psycopg",
     "psycopg2",
+    "matplotlib",
+    "openpyxl",
+    "xlsxwriter",
+    "PIL",
 }
 OUTER_LAYERS = {"bot", "handlers", "storage"}
 

@@ -212,7 +212,8 @@ class Deliverer:
             count = sender.message_count(item)
         except Exception:  # a broken payload fails in deliver(), where it is reported
             count = 1
-        await self._limits(item.channel).acquire(item.chat_id, count)
+        if count > 0:  # a row that sends nothing itself (a report request) costs no slot
+            await self._limits(item.channel).acquire(item.chat_id, count)
         try:
             return await sender.deliver(item, self.files)
         except Exception as error:  # a bug in rendering must not stop the queue

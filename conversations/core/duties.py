@@ -2,7 +2,7 @@
 
 Everything is derived from database rows and guarded by outbox dedupe keys, so
 a scan may run any number of times, in any number of processes, and after any
-restart: each reminder, escalation, survey and digest is queued once.
+restart: each reminder, escalation, survey, digest and monthly recap is queued once.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from conversations.core import digest, reminders, survey
+from conversations.core import digest, reminders, reports, survey
 from conversations.core.context import CoreContext
 from conversations.core.domain import OutboxItem
 from conversations.core.messages import Reply
@@ -27,10 +27,11 @@ class ScanReport:
     surveys: int = 0
     closed: int = 0
     digest: bool = False
+    recap: bool = False
 
     @property
     def queued(self) -> int:
-        return self.notices + self.surveys + self.closed + int(self.digest)
+        return self.notices + self.surveys + self.closed + int(self.digest) + int(self.recap)
 
 
 class Duties:
@@ -47,6 +48,7 @@ class Duties:
             ("autoclose", self._autoclose),
             ("surveys", self._surveys),
             ("digest", self._digest),
+            ("recap", self._recap),
         )
         for name, step in steps:
             try:
@@ -68,6 +70,9 @@ class Duties:
 
     async def _digest(self, now: datetime, report: ScanReport) -> None:
         report.digest = await digest.scan_digest(self.ctx, self.queries, now)
+
+    async def _recap(self, now: datetime, report: ScanReport) -> None:
+        report.recap = await reports.scan_recap(self.ctx, self.queries, now)
 
     # delivery notices (Deliverer.on_failed / on_unreachable) -----------------
 

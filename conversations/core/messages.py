@@ -100,6 +100,16 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class StoredFileRef:
+    """A file the bot made and kept in its ``FileStore`` (a report's chart or workbook)."""
+
+    path: str
+    name: str
+    mime_type: str
+    as_photo: bool = False
+
+
+@dataclass(frozen=True)
 class Reply:
     """One outgoing message; choices are rows of buttons with stable ids."""
 
@@ -112,6 +122,8 @@ class Reply:
     location_button: str = ""
     # Ask the client to open a reply to this message (officers giving a reason).
     force_reply: bool = False
+    # Send this stored file, with ``text`` as its caption.
+    file: StoredFileRef | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,6 +131,7 @@ class Reply:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
         loc = data.get("location")
+        stored = data.get("file")
         return cls(
             text=data["text"],
             choices=tuple(tuple(Choice(**c) for c in row) for row in data.get("choices", ())),
@@ -128,6 +141,7 @@ class Reply:
             remove_keyboard=bool(data.get("remove_keyboard", False)),
             location_button=str(data.get("location_button", "")),
             force_reply=bool(data.get("force_reply", False)),
+            file=StoredFileRef(**stored) if stored else None,
         )
 
     def choice_ids(self) -> list[str]:

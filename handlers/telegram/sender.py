@@ -103,7 +103,7 @@ class TelegramSender:
     def message_count(self, item: OutboxItem) -> int:
         """Messages ``deliver`` sends: one per album photo, one per part of a long text."""
         reply = item.payload["reply"]
-        if item.kind == "edit" or reply.get("location"):
+        if item.kind == "edit" or reply.get("location") or reply.get("file"):
             return 1
         if reply.get("photos"):
             return min(10, max(1, len(item.payload.get("photos", []))))
@@ -161,6 +161,8 @@ class TelegramSender:
                 allow_sending_without_reply=True,
             )
             return sent.message_id
+        if reply.file is not None:
+            return await self._stored_file(item, reply, files)
         if reply.photos:
             return await self._photos(item, reply, files)
         parts = split_text(reply.text)
@@ -186,6 +188,35 @@ class TelegramSender:
                 reply_markup=markup(reply),  # type: ignore[arg-type]
             )
         return sent_last.message_id if sent_last else None
+
+    async def _stored_file(self, item: OutboxItem, reply: Reply, files: FileStore) -> int:
+        """A file the bot made (a report): uploaded from the file store, as a photo or
+        as a document with its name."""
+        stored = reply.file
+        assert stored is not None
+        data = await files.load(stored.path)
+        caption = trim(reply.text, CAPTION_LIMIT) if reply.text else None
+        reply_to = item.payload.get("reply_to")
+        if stored.as_photo:
+            sent = await self.bot.send_photo(
+                int(item.chat_id),
+                data,
+                caption=caption,
+                message_thread_id=item.thread_id,
+                reply_to_message_id=reply_to,
+                allow_sending_without_reply=True,
+            )
+        else:
+            sent = await self.bot.send_document(
+                int(item.chat_id),
+                data,
+                filename=stored.name,
+                caption=caption,
+                message_thread_id=item.thread_id,
+                reply_to_message_id=reply_to,
+                allow_sending_without_reply=True,
+            )
+        return sent.message_id
 
     async def _photos(self, item: OutboxItem, reply: Reply, files: FileStore) -> int:
         photos: list[dict[str, Any]] = list(item.payload.get("photos", []))[:10]
