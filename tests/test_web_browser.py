@@ -8,6 +8,7 @@ nothing of it. The screenshots in docs/ are taken here.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,6 +39,14 @@ ARGS = [
 ]
 CHROMIUM_FOUND = Path(CHROMIUM).exists()
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def shots(tmp_path: Path) -> Path:
+    """Where the screenshots go: into docs/ when KANAL_SCREENSHOTS=docs (to refresh the
+    README's pictures), else beside the test, so a test run leaves the checkout clean."""
+    return DOCS if os.environ.get("KANAL_SCREENSHOTS") == "docs" else tmp_path
+
+
 XSS = 'Jalan berlubang <script>alert("x")</script> <img src=x onerror=alert(1)> dekat pasar.'
 PHONE = ViewportSize(width=390, height=760)
 DESKTOP = ViewportSize(width=1000, height=900)
@@ -101,7 +110,7 @@ async def test_a_citizen_and_an_officer_in_two_browsers(
         assert found
         ticket = found.group(0)
         await expect(citizen.locator(".msg.own img")).to_have_count(1)
-        await citizen.screenshot(path=str(DOCS / "web-chat.png"))
+        await citizen.screenshot(path=str(shots(tmp_path) / "web-chat.png"))
 
         officer = await (await browser.new_context(viewport=DESKTOP)).new_page()
         officer.on("dialog", dismiss)
@@ -112,7 +121,7 @@ async def test_a_citizen_and_an_officer_in_two_browsers(
         await officer.click(f"text={ticket}")
         await expect(officer.locator("#description")).to_have_text(XSS)
         await expect(officer.locator(".photos img")).to_have_count(1)
-        await officer.screenshot(path=str(DOCS / "web-desk.png"), full_page=True)
+        await officer.screenshot(path=str(shots(tmp_path) / "web-desk.png"), full_page=True)
         await officer.click("button[data-action=verify]")
         await expect(officer.locator(".flash")).to_have_text("Berhasil. Status: Terverifikasi")
         await officer.fill("form[action$='/jawab'] textarea", ANSWER)
