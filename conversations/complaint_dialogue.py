@@ -29,6 +29,8 @@ PRIVACY = {
     "both": (True, True),
 }
 PHOTOS_BEFORE_EDIT = "photos_before_edit"
+# Steps whose prompt shows a reply keyboard (the share-location button).
+SHOWS_KEYBOARD = frozenset({"location"})
 EDITABLE = ("category", "description", "location", "photos", "privacy")
 FIRST_STEP = "category"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from conversations import citizen_requests as requests
@@ -377,10 +377,13 @@ class CitizenChat:
     ) -> list[Reply]:
         lang = citizen.language
         replies = list(outcome.replies)
+        keyboard_shown = dialogue.step in flow.SHOWS_KEYBOARD
         if outcome.submit:
             complaint = await submit(self.ctx, uow, citizen, dialogue.draft)
             await uow.dialogues.delete(dialogue.citizen_id)
-            return [*replies, self._submitted(complaint, lang)]
+            return _without_needless_removal(
+                [*replies, self._submitted(complaint, lang)], keyboard_shown
+            )
         if outcome.step is None:
             await uow.dialogues.delete(dialogue.citizen_id)
             return replies
@@ -401,7 +404,7 @@ class CitizenChat:
         if dialogue.step != "photos":
             dialogue.context.pop(flow.PHOTOS_BEFORE_EDIT, None)
         await uow.dialogues.save(dialogue)
-        return replies
+        return _without_needless_removal(replies, keyboard_shown)
 
     @staticmethod
     def _unwind_to_summary(dialogue: Dialogue) -> None:
@@ -634,3 +637,20 @@ class CitizenChat:
             ),
         )
         return Reply(self.ctx.t(lang, "language.ask"), choices=rows)
+
+
+def _without_needless_removal(replies: list[Reply], keyboard_shown: bool) -> list[Reply]:
+    """Drop a keyboard removal when no keyboard is shown. The keyboard is shown only
+    while the step that asks for it is the last prompt; a needless removal next to
+    buttons costs Telegram a second call (send with the removal, then add the buttons)."""
+    settled = []
+    for reply in replies:
+        if reply.ask_location:
+            keyboard_shown = True
+        elif reply.remove_keyboard:
+            if not keyboard_shown:
+                reply = replace(reply, remove_keyboard=False)
+            keyboard_shown = False
+        settled.append(reply)
+    return settled
+
