@@ -57,7 +57,9 @@ class TelegramChannel:
             request=HTTPXRequest(connection_pool_size=64),
             get_updates_request=HTTPXRequest(connection_pool_size=1),
         )
-        self.intake = TelegramIntake(self.bot)
+        self.intake = TelegramIntake(
+            self.bot, answered_in_webhook=settings.telegram_mode == "webhook"
+        )
         self.sender = TopicSender(TelegramSender(self.bot), TelegramForumTopics(self.bot), uow)
         self.limits = telegram_limits(settings, redis)
         self.fetcher = TelegramMediaFetcher(self.bot)

@@ -105,6 +105,27 @@ class TestWebhookMode:
         assert statuses == {"done": 1}  # the refused calls stored nothing
 
 
+    async def test_a_citizens_press_is_answered_in_the_webhook_response(
+        self, fake: FakeTelegram, database_url: str, tmp_path: Path
+    ) -> None:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        siti = fake.private_user(1001, "Siti")
+        async with running_bot(
+            fake, database_url, tmp_path, telegram_mode="webhook", web_port=port, public_url=url
+        ):
+            siti.send_command("/lapor")
+            await fake.wait_for(lambda: any(m.buttons for m in fake.messages_to(siti)))
+            categories = fake.messages_to(siti)[-1]
+            label = next(label for label in categories.buttons if "Jalan" in label)
+            siti.press_button(categories, label)
+            await fake.wait_for(lambda: "Langkah 2/5" in (fake.texts_to(siti) or [""])[-1])
+            await fake.wait_idle(quiet=0.3)
+        answers = [call for call in fake.calls if call.method == "answerCallbackQuery"]
+        assert len(answers) == 1 and answers[0].in_webhook_reply and answers[0].ok
+        assert fake.callback_answers  # the spinner stopped
+
+
 class TestDatabaseOutage:
     async def test_messages_sent_while_the_database_is_away_are_answered_afterwards(
         self, fake: FakeTelegram, database_url: str, tmp_path: Path

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from telegram import Bot, Update
 from telegram.error import (
@@ -80,11 +80,27 @@ def inbox_entry(update: Any) -> InboxEntry | None:
     )
 
 
-class TelegramIntake:
-    """The inbox's view of Telegram: raw update -> neutral event; answer a press."""
+def citizen_press(update: dict[str, Any]) -> str | None:
+    """The id of a button press in a private chat (a citizen's), else None."""
+    query = update.get("callback_query")
+    if not isinstance(query, dict) or not isinstance(query.get("id"), str):
+        return None
+    message = query.get("message")
+    chat = message.get("chat") if isinstance(message, dict) else None
+    if not isinstance(chat, dict) or chat.get("type") != "private":
+        return None
+    return str(query["id"])
 
-    def __init__(self, bot: Bot):
+
+class TelegramIntake:
+    """The inbox's view of Telegram: raw update -> neutral event; answer a press.
+
+    With ``answered_in_webhook``, citizens' presses were answered in the webhook
+    response already (``webhook_route``) and are not answered again."""
+
+    def __init__(self, bot: Bot, answered_in_webhook: bool = False):
         self.bot = bot
+        self.answered_in_webhook = answered_in_webhook
 
     def decode(self, payload: dict[str, Any]) -> Inbound | None:
         try:
@@ -100,6 +116,8 @@ class TelegramIntake:
 
     async def finish(self, payload: dict[str, Any], inbound: Inbound, notice: str | None) -> None:
         if inbound.kind is InboundKind.CHOICE and inbound.callback_id:
+            if self.answered_in_webhook and citizen_press(payload) is not None:
+                return
             text = notice[:CALLBACK_TEXT_LIMIT] if notice else None
             await self.bot.answer_callback_query(inbound.callback_id, text=text)
 
@@ -260,6 +278,11 @@ def webhook_route(path: str, secret: str, inbox: Inbox) -> Route:
             # Telegram retries until it gets a 2xx: nothing is lost.
             log.warning("webhook: cannot store update (%s); Telegram retries", type(error).__name__)
             return PlainTextResponse("unavailable", status_code=503)
+        query = citizen_press(update)
+        if query is not None:
+            # A citizen's press never gets a notice: answered in this response, the
+            # spinner stops without a request of its own (Bot API "webhook reply").
+            return JSONResponse({"method": "answerCallbackQuery", "callback_query_id": query})
         return PlainTextResponse("ok")
 
     return Route(path, receive, methods=["POST"])

@@ -319,6 +319,8 @@ class Call:
     time: float
     status: int = 200
     description: str | None = None
+    # Made in the bot's answer to a webhook POST, not as a request of its own.
+    in_webhook_reply: bool = False
 
     @property
     def ok(self) -> bool:
@@ -1495,7 +1497,7 @@ class FakeTelegram:
                 headers = {"Content-Type": "application/json"}
                 if self.webhook_secret is not None:
                     headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook_secret
-                status = 0
+                status, body = 0, b""
                 try:
                     async with session.post(
                         self.webhook_url,
@@ -1504,16 +1506,41 @@ class FakeTelegram:
                         timeout=aiohttp.ClientTimeout(total=10),
                     ) as response:
                         status = response.status
+                        body = await response.read()
                 except (aiohttp.ClientError, TimeoutError, OSError):
                     status = 0
                 self.webhook_posts.append((queued.update, status))
                 if 200 <= status < 300:
+                    await self._webhook_reply(body)
                     if self._queue and self._queue[0] is queued:
                         self._queue.pop(0)
                     self.delivered_updates.append(json.loads(json.dumps(queued.update)))
                     self._notify()
                 else:
                     await asyncio.sleep(0.2)  # Telegram retries later
+
+    async def _webhook_reply(self, body: bytes) -> None:
+        """Like Telegram: a JSON body with ``method`` is a Bot API call made in the answer
+        to the webhook (its result never reaches the bot)."""
+        try:
+            reply = json.loads(body) if body else None
+        except ValueError:
+            return
+        if not isinstance(reply, dict) or not isinstance(reply.get("method"), str):
+            return
+        params = {key: value for key, value in reply.items() if key != "method"}
+        name = str(reply["method"])
+        handler = self._methods.get(name.lower())
+        call = Call(self._canonical.get(name.lower(), name), params, time.monotonic())
+        call.in_webhook_reply = True
+        try:
+            if handler is None:
+                raise ApiError(404, "Not Found")
+            await handler(params, {})
+        except ApiError as error:
+            call.status, call.description = error.status, error.description
+        self.calls.append(call)
+        self._notify()
 
     async def _get_webhook_info(self, params: JSON, files: dict[str, UploadedFile]) -> JSON:
         return {
