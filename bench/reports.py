@@ -262,7 +262,8 @@ async def measure(url: str, count: int) -> dict[str, float]:
         await engine.dispose()
 
 
-async def _postgres(url: str) -> None:
+async def reset_postgres(url: str) -> None:
+    """An empty `public` schema (the benchmarks own their database)."""
     engine = create_engine(url)
     async with engine.begin() as connection:
         await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
@@ -295,9 +296,9 @@ async def run() -> list[str]:
         return lines
     url = normalise_url(url)
     for count in (10_000, 1_000_000):
-        await _postgres(url)
+        await reset_postgres(url)
         lines.append(report("PostgreSQL", await measure(url, count)))
-    await _postgres(url)
+    await reset_postgres(url)
     return lines
 
 

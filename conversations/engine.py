@@ -653,4 +653,3 @@ def _without_needless_removal(replies: list[Reply], keyboard_shown: bool) -> lis
             keyboard_shown = False
         settled.append(reply)
     return settled
-

@@ -769,6 +769,7 @@ class FakeTelegram:
         # Webhook mode: updates are POSTed to this URL instead of waiting for getUpdates.
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
+        self.webhook_max_connections = 40
         self.webhook_posts: list[tuple[JSON, int]] = []  # (update, HTTP status or 0)
         self._webhook_task: asyncio.Task[None] | None = None
         self._changed: asyncio.Event | None = None
@@ -1480,44 +1481,59 @@ class FakeTelegram:
             self._queue.clear()
         self.webhook_url = url
         self.webhook_secret = None if secret is None else str(secret)
+        self.webhook_max_connections = max(1, min(100, int(params.get("max_connections", 40))))
         if self._webhook_task is None or self._webhook_task.done():
             self._webhook_task = asyncio.get_running_loop().create_task(self._pump_webhook())
         self._notify()
         return True
 
     async def _pump_webhook(self) -> None:
-        """Like Telegram: POST each update, in order, until the bot answers 2xx."""
-        async with aiohttp.ClientSession() as session:
+        """Like Telegram: POST updates until the bot answers 2xx, up to ``max_connections``
+        at once; one chat's updates one after another, in order."""
+        posting: set[int] = set()
+        async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as tasks:
             while not self._closing and self.webhook_url is not None:
-                if not self._queue:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._event().wait(), 1.0)
-                    continue
-                queued = self._queue[0]
-                headers = {"Content-Type": "application/json"}
-                if self.webhook_secret is not None:
-                    headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook_secret
-                status, body = 0, b""
-                try:
-                    async with session.post(
-                        self.webhook_url,
-                        data=json.dumps(queued.update),
-                        headers=headers,
-                        timeout=aiohttp.ClientTimeout(total=10),
-                    ) as response:
-                        status = response.status
-                        body = await response.read()
-                except (aiohttp.ClientError, TimeoutError, OSError):
-                    status = 0
-                self.webhook_posts.append((queued.update, status))
-                if 200 <= status < 300:
-                    await self._webhook_reply(body)
-                    if self._queue and self._queue[0] is queued:
-                        self._queue.pop(0)
-                    self.delivered_updates.append(json.loads(json.dumps(queued.update)))
-                    self._notify()
-                else:
-                    await asyncio.sleep(0.2)  # Telegram retries later
+                changed = self._event()
+                chats = {_update_chat(q.update) for q in self._queue if id(q) in posting}
+                for queued in list(self._queue):
+                    if len(posting) >= self.webhook_max_connections:
+                        break
+                    chat = _update_chat(queued.update)
+                    if chat not in chats:
+                        posting.add(id(queued))
+                        tasks.create_task(self._post_update(session, queued, posting))
+                    chats.add(chat)  # the chat's later updates wait their turn
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), 1.0)
+
+    async def _post_update(
+        self, session: aiohttp.ClientSession, queued: _QueuedUpdate, posting: set[int]
+    ) -> None:
+        headers = {"Content-Type": "application/json"}
+        if self.webhook_secret is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook_secret
+        status, body = 0, b""
+        try:
+            assert self.webhook_url is not None
+            async with session.post(
+                self.webhook_url,
+                data=json.dumps(queued.update),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=10),
+            ) as response:
+                status = response.status
+                body = await response.read()
+        except (aiohttp.ClientError, TimeoutError, OSError, AssertionError):
+            status = 0
+        self.webhook_posts.append((queued.update, status))
+        if 200 <= status < 300:
+            await self._webhook_reply(body)
+            self._queue = [q for q in self._queue if q is not queued]
+            self.delivered_updates.append(json.loads(json.dumps(queued.update)))
+        else:
+            await asyncio.sleep(0.2)  # Telegram retries later
+        posting.discard(id(queued))
+        self._notify()
 
     async def _webhook_reply(self, body: bytes) -> None:
         """Like Telegram: a JSON body with ``method`` is a Bot API call made in the answer
@@ -2218,6 +2234,20 @@ class FakeTelegram:
 # --------------------------------------------------------------------------------------------
 # Module helpers used by the server
 # --------------------------------------------------------------------------------------------
+
+
+def _update_chat(update: JSON) -> object:
+    """The chat an update belongs to, for keeping one chat's updates in order."""
+    for value in update.values():
+        if isinstance(value, dict):
+            message = value.get("message") if "data" in value else value
+            chat = message.get("chat") if isinstance(message, dict) else None
+            if isinstance(chat, dict):
+                return chat.get("id")
+            sender = value.get("from")
+            if isinstance(sender, dict):
+                return sender.get("id")
+    return None
 
 
 def _json_response(body: JSON | list[Any], status: int) -> web.Response:
