@@ -1,8 +1,9 @@
 """All benchmarks: ``python -m bench``."""
 
-from bench import deadline_scan, outbox, outbox_mixed, reports
+from bench import deadline_scan, intake, outbox, outbox_mixed, reports
 
 deadline_scan.main()
 outbox.main()
 outbox_mixed.main()
 reports.main()
+intake.main([])
