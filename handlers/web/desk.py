@@ -152,7 +152,10 @@ class WebDesk:
             return await self.login_page(request, self.ctx.t(lang, "web.desk.too_many_logins"))
         await asyncio.sleep(self.throttle.delay(*keys))
         account = await self.store.account(username)
-        ok = check_password(password, account.password_hash if account else None)
+        # argon2 takes most of a second of CPU: not on the event loop the bot runs on.
+        ok = await asyncio.to_thread(
+            check_password, password, account.password_hash if account else None
+        )
         if account is None or not ok or not account.active:
             self.throttle.failed(*keys)
             log.info("web desk: failed sign-in for %r from %s", username, address)

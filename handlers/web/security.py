@@ -7,6 +7,7 @@ uploads are opened with Pillow before anything keeps them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import secrets
@@ -23,8 +24,13 @@ from PIL import Image, UnidentifiedImageError
 
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 _hasher = PasswordHasher()
-# Verifying against this keeps an unknown user name as slow as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps an unknown user name as slow as a wrong password.
+    Made on first use: argon2 takes most of a second and 64 MiB, not worth every start."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:
@@ -33,7 +39,7 @@ def hash_password(password: str) -> str:
 
 def check_password(password: str, stored: str | None) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
