@@ -139,6 +139,8 @@ class Inbox:
         self.observer: Observer = observer or NoObserver()
         self.lanes: Lanes[InboxItem] = Lanes(self._apply, self._hand_back, concurrency)
         self._sweep_lock = asyncio.Lock()
+        self._waiting: list[tuple[Sequence[InboxEntry], asyncio.Future[None]]] = []
+        self._storing: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[int]] = set()
         self.handled = 0
         self.failed = 0
@@ -149,11 +151,36 @@ class Inbox:
         """Store updates durably, then start applying those this process may take.
 
         Raises when they could not be stored: the adapter must not acknowledge them.
+        Calls that arrive while a store is under way (webhook requests, one update
+        each) are stored together in the next transaction: one commit for many.
         """
         if not entries:
             return
-        items = await self.store.ingest(entries, self.clock.now(), self.lease_seconds)
-        await self._take(items)
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((entries, stored))
+        if self._storing is None or self._storing.done():
+            self._storing = asyncio.get_running_loop().create_task(self._store_waiting())
+        await stored
+
+    async def _store_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            entries = [entry for group, _ in batch for entry in group]
+            try:
+                items = await self.store.ingest(entries, self.clock.now(), self.lease_seconds)
+            except Exception as error:
+                for _, stored in batch:
+                    if not stored.done():
+                        stored.set_exception(error)
+                continue
+            for _, stored in batch:
+                if not stored.done():
+                    stored.set_result(None)
+            try:
+                await self._take(items)
+            except Exception:
+                # Stored and claimed: a sweep takes them once their lease ends.
+                log.exception("inbox: could not start applying %d stored updates", len(items))
 
     async def sweep(self) -> int:
         """Claim what waits: other chats' turns, retries now due, a dead process's rows."""
@@ -180,6 +207,9 @@ class Inbox:
             await self.lanes.wait_idle()
 
     async def close(self, grace: float = 5.0) -> None:
+        if self._storing is not None:
+            # What was handed in is stored (or refused) before lanes close.
+            await asyncio.gather(self._storing, return_exceptions=True)
         for task in list(self._background):
             task.cancel()
         await self.lanes.close(grace)
