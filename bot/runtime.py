@@ -23,6 +23,7 @@ from bot.setup_mode import SetupMode
 from bot.telegram_channel import TelegramChannel
 from bot.web import WebServer
 from bot.web_channel import WebChannel
+from bot.whatsapp_channel import WhatsAppChannel
 from conversations.core import survey
 from conversations.core.context import CoreContext, SystemClock
 from conversations.core.delivery import Deliverer
@@ -68,6 +69,7 @@ class KanalAduan:
         self.channels: dict[str, ChannelPlugin] = {}
         self.fatal: asyncio.Future[str] | None = None
         self.telegram: TelegramChannel | None = None
+        self.whatsapp: WhatsAppChannel | None = None
         self.setup: SetupMode | None = None
         self.announcement = ""
 
@@ -99,6 +101,9 @@ class KanalAduan:
         else:
             # Without a complaint desk group, the web desk is the desk.
             desk = ChatAddress(Channel.WEB, WEB_DESK)
+        if settings.whatsapp_on:
+            self.whatsapp = WhatsAppChannel(settings, self.clock)
+            self.channels[self.whatsapp.name] = self.whatsapp
         self.ctx = CoreContext(
             config=config,
             catalog=Catalog.load(default=settings.default_language),
@@ -128,6 +133,8 @@ class KanalAduan:
         self.inbox_store = SqlInboxStore(
             sessions, self.workers.id, owner_timeout=settings.worker_timeout_seconds
         )
+        if self.whatsapp is not None:
+            self.whatsapp.prepare(self.ctx, self.inbox_store.last_received)
         self.metrics = Metrics()
         self.inbox = Inbox(
             self.inbox_store,
@@ -192,7 +199,10 @@ class KanalAduan:
             self.setup = SetupMode(settings)
             await self.setup.start()
         address = settings.public_url or self.web.url
-        self.announcement = f"Kanal Aduan: open {address} ({settings.telegram_state()})"
+        state = settings.telegram_state()
+        if self.whatsapp is not None:
+            state += f"; WhatsApp on, webhook {settings.whatsapp_webhook_path}"
+        self.announcement = f"Kanal Aduan: open {address} ({state})"
         log.info("%s; city: %s", self.announcement, config.city_name)
 
     def _stop_for(self, reason: str) -> None:

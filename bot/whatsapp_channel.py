@@ -1,0 +1,114 @@
+"""The WhatsApp channel on the Cloud API (pywa for the Graph calls): our own webhook
+route on the process's web server, sending through the outbox, photos downloaded
+through the Graph API. Officers stay in Telegram (or the web desk)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from starlette.routing import BaseRoute
+
+from bot.settings import Settings
+from conversations.core.context import CoreContext
+from conversations.core.handling import reporter_unreachable
+from conversations.core.inbox import Inbox
+from conversations.core.messages import Channel, Reply
+from conversations.core.outbox import queue
+from conversations.core.ports import Clock
+from conversations.core.ratelimit import SendLimits
+from handlers.whatsapp.client import WhatsAppMediaFetcher, http_client, whatsapp_client
+from handlers.whatsapp.intake import CHANNEL, WhatsAppIntake, webhook_routes
+from handlers.whatsapp.sender import UNDELIVERABLE, WhatsAppSender
+
+LastReceived = Callable[[str], Awaitable[datetime | None]]
+
+
+def whatsapp_limits(settings: Settings) -> SendLimits:
+    """The number's throughput, and Meta's pair rate: one message per
+    ``WHATSAPP_PAIR_SECONDS`` to one citizen, after a burst of ``WHATSAPP_PAIR_BURST``."""
+    burst = settings.whatsapp_pair_burst
+    return SendLimits(
+        global_per_second=settings.whatsapp_rate,
+        private_per_second=1.0 / settings.whatsapp_pair_seconds,
+        private_burst=burst,
+    )
+
+
+class WhatsAppChannel:
+    name = Channel.WHATSAPP.value
+
+    def __init__(self, settings: Settings, clock: Clock):
+        self.settings = settings
+        self.http = http_client(settings.whatsapp_api_base_url)
+        self.client = whatsapp_client(
+            settings.whatsapp_phone_number_id,
+            settings.whatsapp_access_token.get_secret_value(),
+            self.http,
+            settings.whatsapp_api_version,
+        )
+        self.intake = WhatsAppIntake()
+        self.sender = WhatsAppSender(self.client, self._last_message, clock)
+        self.limits = whatsapp_limits(settings)
+        self.fetcher = WhatsAppMediaFetcher(self.client)
+        self.ctx: CoreContext | None = None
+        self._last_received: LastReceived | None = None
+
+    def prepare(self, ctx: CoreContext, last_received: LastReceived) -> None:
+        """Wire what needs the core: the city's template, the catalog, the inbox's
+        record of when each citizen last wrote (the 24-hour window)."""
+        self.ctx = ctx
+        self._last_received = last_received
+        self.sender.template = ctx.config.whatsapp_status_template
+        self.sender.list_button = ctx.t(None, "whatsapp.list_button")
+        self.intake.on_failed = self.delivery_failed
+
+    async def _last_message(self, chat_id: str) -> datetime | None:
+        assert self._last_received is not None, "prepare() first"
+        return await self._last_received(f"{CHANNEL}:{chat_id}")
+
+    async def delivery_failed(self, recipient: str, code: int | None, reason: str) -> None:
+        """A "failed" status: the desk is told (with the citizen's latest ticket, never
+        who they are); an undeliverable number shows on the reporter's cards."""
+        ctx = self.ctx
+        assert ctx is not None, "prepare() first"
+        lang = ctx.catalog.default
+        async with ctx.uow() as uow:
+            citizen = await uow.citizens.find_by_chat(CHANNEL, recipient)
+            latest = []
+            if citizen is not None and citizen.id is not None:
+                latest = await uow.complaints.for_citizen(citizen.id, limit=1)
+            ticket = ""
+            if latest:
+                ticket = ctx.t(lang, "whatsapp.failed_ticket", ticket=latest[0].ticket)
+            text = ctx.t(lang, "whatsapp.failed", ticket=ticket, reason=reason, code=code or "-")
+            day = ctx.local(ctx.clock.now()).date().isoformat()
+            key = f"alert:whatsapp-failed:{recipient}:{code}:{day}"
+            await queue(uow, ctx.desk_chat, Reply(text), "alert", key)
+            await uow.commit()
+        if code == UNDELIVERABLE:
+            await reporter_unreachable(ctx, CHANNEL, recipient)
+        ctx.wake_outbox()
+
+    def routes(self, inbox: Inbox) -> list[BaseRoute]:
+        settings = self.settings
+        return list(
+            webhook_routes(
+                settings.whatsapp_webhook_path,
+                settings.whatsapp_phone_number_id,
+                settings.whatsapp_app_secret.get_secret_value(),
+                settings.whatsapp_verify_token.get_secret_value(),
+                inbox,
+            )
+        )
+
+    async def start(self, inbox: Inbox, on_fatal: Callable[[str], None]) -> None:
+        """Meta calls the webhook on the web server; nothing else to start."""
+
+    async def stop(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.http.aclose()
