@@ -62,6 +62,7 @@ class WhatsAppChannel:
         self._last_received = last_received
         self.sender.template = ctx.config.whatsapp_status_template
         self.sender.list_button = ctx.t(None, "whatsapp.list_button")
+        self.sender.more = ctx.t(None, "whatsapp.more")
         self.intake.on_failed = self.delivery_failed
 
     async def _last_message(self, chat_id: str) -> datetime | None:

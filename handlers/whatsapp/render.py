@@ -65,9 +65,11 @@ def _titles(choices: list[Choice], limit: int) -> list[str] | None:
     return titles
 
 
-def render(reply: Reply) -> list[Outgoing]:
+def render(reply: Reply, more: str = "⬇️") -> list[Outgoing]:
     """The messages that show ``reply``; photos are sent by the caller, with
-    ``reply.text`` as the first photo's caption."""
+    ``reply.text`` as the first photo's caption. ``more`` is the text of a second
+    message that carries the choices one message cannot hold (e.g. "cancel" beside
+    ten categories)."""
     if reply.location is not None:
         return [Outgoing("location", location=reply.location)]
     choices = flat(reply)
@@ -79,19 +81,39 @@ def render(reply: Reply) -> list[Outgoing]:
             return messages
         # The choices beside the location button (e.g. "skip") come in a message of
         # their own; its text only points at them.
-        text = "⬇️"
+        text = more
     if not choices:
         return [*messages, *(Outgoing("text", part) for part in split_text(text))]
     *before, body = split_text(text, BODY_LIMIT)
     messages += [Outgoing("text", part) for part in before]
+    shown = _interactive(body, choices)
+    if shown is not None:
+        return [*messages, shown]
+    # Ten categories and "cancel": a list, and the last row as buttons beneath it.
+    last = list(reply.choices[-1]) if len(reply.choices) > 1 else []
+    if last and len(choices) - len(last) <= ROWS_MAX and len(last) <= BUTTONS_MAX:
+        head = _interactive(body, choices[: -len(last)])
+        tail = _interactive(more, last)
+        if head is not None and tail is not None and _unique([head, tail]):
+            return [*messages, head, tail]
+    # Too many to show as buttons: the citizen types the number or the label.
+    return [*messages, *(Outgoing("text", part) for part in split_text(numbered(text, choices)))]
+
+
+def _interactive(body: str, choices: list[Choice]) -> Outgoing | None:
     if len(choices) <= BUTTONS_MAX and (titles := _titles(choices, BUTTON_TITLE)) is not None:
         options = tuple((c.id, t, "") for c, t in zip(choices, titles, strict=True))
-        return [*messages, Outgoing("buttons", body, options)]
+        return Outgoing("buttons", body, options)
     if len(choices) <= ROWS_MAX and (titles := _titles(choices, ROW_TITLE)) is not None:
         options = tuple(
             (c.id, t, shorten(c.label, ROW_DESCRIPTION) if t != c.label else "")
             for c, t in zip(choices, titles, strict=True)
         )
-        return [*messages, Outgoing("list", body, options)]
-    # Too many to show as buttons: the citizen types the number or the label.
-    return [*messages, *(Outgoing("text", part) for part in split_text(numbered(text, choices)))]
+        return Outgoing("list", body, options)
+    return None
+
+
+def _unique(messages: list[Outgoing]) -> bool:
+    """A title shown twice (on the list and on a button) would be ambiguous to tap."""
+    titles = [title for message in messages for _, title, _ in message.options]
+    return len(set(titles)) == len(titles)

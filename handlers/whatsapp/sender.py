@@ -55,18 +55,23 @@ class WhatsAppSender:
         clock: Clock,
         template: WhatsAppTemplate | None = None,
         list_button: str = "Pilih",
+        more: str = "⬇️",
     ):
         self.client = client
         self.last_message = last_message
         self.clock = clock
         self.template = template
         self.list_button = list_button
+        self.more = more
+        # How long to wait after Meta's throughput and pair-rate errors.
+        self.throughput_wait = THROUGHPUT_WAIT
+        self.pair_wait = PAIR_WAIT
 
     def message_count(self, item: OutboxItem) -> int:
         reply = Reply.from_dict(item.payload["reply"])
         if reply.photos:
             return max(1, len(item.payload.get("photos", [])))
-        return len(render(reply))
+        return len(render(reply, self.more))
 
     async def deliver(self, item: OutboxItem, files: FileStore) -> SendResult:
         try:
@@ -74,7 +79,7 @@ class WhatsAppSender:
         except OutsideWindow as error:
             return SendResult(SendOutcome.REJECTED, detail=str(error))
         except WhatsAppError as error:
-            return outcome(error)
+            return self.outcome(error)
         except httpx.HTTPStatusError as error:  # a media download or upload
             code = error.response.status_code
             kind = SendOutcome.TRANSIENT if code >= 500 else SendOutcome.REJECTED
@@ -113,7 +118,7 @@ class WhatsAppSender:
             )
             return sent.id
         wamid = None
-        for message in render(reply):
+        for message in render(reply, self.more):
             wamid = await self._one(to, message)
         return wamid
 
@@ -167,19 +172,20 @@ class WhatsAppSender:
         )
         return str(sent.id)
 
-
-def outcome(error: WhatsAppError) -> SendResult:
-    detail = f"{error.code} {error.message}"[:300]
-    if error.code == THROUGHPUT:
-        return SendResult(SendOutcome.RETRY_AFTER, retry_after=THROUGHPUT_WAIT, detail=detail)
-    if error.code == PAIR_RATE:
-        return SendResult(SendOutcome.RETRY_AFTER, retry_after=PAIR_WAIT, detail=detail)
-    if error.code == UNDELIVERABLE:
-        return SendResult(SendOutcome.FORBIDDEN, detail=detail)
-    status = error.status_code or 0
-    if error.code in RETRY_LATER or status >= 500 or error.is_transient:
-        return SendResult(SendOutcome.TRANSIENT, detail=detail)
-    if error.code == 190:
-        log.error("the Graph API refuses WHATSAPP_ACCESS_TOKEN (expired or revoked)")
-        return SendResult(SendOutcome.TRANSIENT, detail=detail)
-    return SendResult(SendOutcome.REJECTED, detail=detail)
+    def outcome(self, error: WhatsAppError) -> SendResult:
+        detail = f"{error.code} {error.message}"[:300]
+        if error.code == THROUGHPUT:
+            return SendResult(
+                SendOutcome.RETRY_AFTER, retry_after=self.throughput_wait, detail=detail
+            )
+        if error.code == PAIR_RATE:
+            return SendResult(SendOutcome.RETRY_AFTER, retry_after=self.pair_wait, detail=detail)
+        if error.code == UNDELIVERABLE:
+            return SendResult(SendOutcome.FORBIDDEN, detail=detail)
+        status = error.status_code or 0
+        if error.code in RETRY_LATER or status >= 500 or error.is_transient:
+            return SendResult(SendOutcome.TRANSIENT, detail=detail)
+        if error.code == 190:
+            log.error("the Graph API refuses WHATSAPP_ACCESS_TOKEN (expired or revoked)")
+            return SendResult(SendOutcome.TRANSIENT, detail=detail)
+        return SendResult(SendOutcome.REJECTED, detail=detail)
