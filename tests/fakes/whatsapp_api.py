@@ -253,7 +253,9 @@ class FakeWhatsApp:
         }
         return {
             "object": "whatsapp_business_account",
-            "entry": [{"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}],
+            "entry": [
+                {"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}
+            ],
         }
 
     async def post(
@@ -325,7 +327,11 @@ class FakeCitizen:
         }
 
     def update(self, message: JSON) -> JSON:
-        contact = {"profile": {"name": self.name}, "wa_id": self.wa_id, "user_id": f"ID.{self.wa_id}"}
+        contact = {
+            "profile": {"name": self.name},
+            "wa_id": self.wa_id,
+            "user_id": f"ID.{self.wa_id}",
+        }
         return self.fake.envelope({"contacts": [contact], "messages": [message]})
 
     async def send(self, kind: str, content: JSON, wamid: str | None = None) -> int:
