@@ -133,8 +133,6 @@ class KanalAduan:
         self.inbox_store = SqlInboxStore(
             sessions, self.workers.id, owner_timeout=settings.worker_timeout_seconds
         )
-        if self.whatsapp is not None:
-            self.whatsapp.prepare(self.ctx, self.inbox_store.last_received)
         self.metrics = Metrics()
         self.inbox = Inbox(
             self.inbox_store,
@@ -147,10 +145,11 @@ class KanalAduan:
             lease_seconds=settings.outbox_lease_seconds,
             observer=self.metrics,
         )
+        outbox_queue = SqlOutboxQueue(
+            sessions, owner=self.workers.id, owner_timeout=settings.worker_timeout_seconds
+        )
         self.deliverer = Deliverer(
-            SqlOutboxQueue(
-                sessions, owner=self.workers.id, owner_timeout=settings.worker_timeout_seconds
-            ),
+            outbox_queue,
             # A report request in the outbox becomes the report's messages.
             {name: ReportSender(c.sender, self.reports) for name, c in self.channels.items()},
             files,
@@ -167,6 +166,14 @@ class KanalAduan:
             on_sent=self.web_channel.sent,
         )
         self.ctx.wake_outbox = self.deliverer.wake
+        if self.whatsapp is not None:
+            self.whatsapp.prepare(
+                self.ctx,
+                self.inbox_store.last_received,
+                outbox_queue.delivery_status,
+                self.duties.delivery_failed,
+                self.on_unreachable,
+            )
         self.scheduler = BotScheduler(
             self.deliverer,
             self.duties,

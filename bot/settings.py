@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     whatsapp_webhook_path: str = "/webhooks/whatsapp"
     whatsapp_rate: float = Field(default=80.0, gt=0)
     whatsapp_pair_seconds: float = Field(default=6.0, gt=0)
-    whatsapp_pair_burst: int = Field(default=10, ge=1)
+    whatsapp_pair_burst: int = Field(default=45, ge=1)
 
     @field_validator("telegram_bot_token")
     @classmethod

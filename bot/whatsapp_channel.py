@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 
 from bot.settings import Settings
 from conversations.core.context import CoreContext
-from conversations.core.handling import reporter_unreachable
+from conversations.core.domain import OutboxItem
 from conversations.core.inbox import Inbox
 from conversations.core.messages import Channel, Reply
 from conversations.core.outbox import queue
@@ -23,6 +23,8 @@ from handlers.whatsapp.intake import CHANNEL, WhatsAppIntake, webhook_routes
 from handlers.whatsapp.sender import UNDELIVERABLE, WhatsAppSender
 
 LastReceived = Callable[[str], Awaitable[datetime | None]]
+RecordStatus = Callable[[str, str, str, str, datetime], Awaitable[OutboxItem | None]]
+Notice = Callable[[OutboxItem, str], Awaitable[None]]
 
 
 def whatsapp_limits(settings: Settings) -> SendLimits:
@@ -54,26 +56,66 @@ class WhatsAppChannel:
         self.fetcher = WhatsAppMediaFetcher(self.client)
         self.ctx: CoreContext | None = None
         self._last_received: LastReceived | None = None
+        self._record_status: RecordStatus
+        self._on_failed: Notice
+        self._on_unreachable: Notice
 
-    def prepare(self, ctx: CoreContext, last_received: LastReceived) -> None:
+    def prepare(
+        self,
+        ctx: CoreContext,
+        last_received: LastReceived,
+        record_status: RecordStatus,
+        on_failed: Notice,
+        on_unreachable: Notice,
+    ) -> None:
         """Wire what needs the core: the city's template, the catalog, the inbox's
-        record of when each citizen last wrote (the 24-hour window)."""
+        record of when each citizen last wrote (the 24-hour window), and where
+        delivery statuses go (the outbox rows, the desk)."""
         self.ctx = ctx
         self._last_received = last_received
+        self._record_status = record_status
+        self._on_failed = on_failed
+        self._on_unreachable = on_unreachable
         self.sender.template = ctx.config.whatsapp_status_template
         self.sender.list_button = ctx.t(None, "whatsapp.list_button")
         self.sender.more = ctx.t(None, "whatsapp.more")
-        self.intake.on_failed = self.delivery_failed
+        self.intake.on_status = self.delivery_status
 
     async def _last_message(self, chat_id: str) -> datetime | None:
         assert self._last_received is not None, "prepare() first"
         return await self._last_received(f"{CHANNEL}:{chat_id}")
 
-    async def delivery_failed(self, recipient: str, code: int | None, reason: str) -> None:
-        """A "failed" status: the desk is told (with the citizen's latest ticket, never
-        who they are); an undeliverable number shows on the reporter's cards."""
+    async def delivery_status(
+        self, recipient: str, wamid: str, state: str, code: int | None, reason: str
+    ) -> None:
+        """A status webhook: recorded on the outbox row it is about. A failed one is
+        told to the desk as a failed send is (with the ticket, never who the citizen
+        is); an undeliverable number marks the reporter unreachable, as a Telegram
+        block does."""
         ctx = self.ctx
         assert ctx is not None, "prepare() first"
+        item = await self._record_status(CHANNEL, recipient, wamid, state, ctx.clock.now())
+        if state != "failed":
+            return
+        detail = f"WhatsApp {code or '-'}: {reason}"
+        if item is None:
+            await self._alert(recipient, code, reason)
+        elif code == UNDELIVERABLE:
+            async with ctx.uow() as uow:
+                citizen = await uow.citizens.find_by_chat(CHANNEL, recipient)
+                if citizen is not None:
+                    citizen.unreachable = True
+                    await uow.citizens.update(citizen)
+                    await uow.commit()
+            await self._on_unreachable(item, detail)
+        else:
+            await self._on_failed(item, detail)
+        ctx.wake_outbox()
+
+    async def _alert(self, recipient: str, code: int | None, reason: str) -> None:
+        """A failure of a message the outbox no longer knows: the citizen's latest ticket."""
+        ctx = self.ctx
+        assert ctx is not None
         lang = ctx.catalog.default
         async with ctx.uow() as uow:
             citizen = await uow.citizens.find_by_chat(CHANNEL, recipient)
@@ -88,9 +130,6 @@ class WhatsAppChannel:
             key = f"alert:whatsapp-failed:{recipient}:{code}:{day}"
             await queue(uow, ctx.desk_chat, Reply(text), "alert", key)
             await uow.commit()
-        if code == UNDELIVERABLE:
-            await reporter_unreachable(ctx, CHANNEL, recipient)
-        ctx.wake_outbox()
 
     def routes(self, inbox: Inbox) -> list[BaseRoute]:
         settings = self.settings

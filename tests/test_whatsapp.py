@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from bot.runtime import KanalAduan
 from storage.database import create_engine, session_factory
-from storage.tables import InboxRow
+from storage.tables import InboxRow, OutboxRow
 from tests.conftest import NEEDS_POSTGRES, fresh_database_url
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.whatsapp_api import (
@@ -77,6 +77,18 @@ async def stored_updates(database_url: str) -> int:
     try:
         async with session_factory(engine)() as session:
             return int(await session.scalar(select(func.count()).select_from(InboxRow)) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def graph_statuses(database_url: str, wamid: str) -> dict[str, str] | None:
+    """The delivery statuses recorded on the outbox row of the message ``wamid``."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = (await session.execute(select(OutboxRow))).scalars()
+            found = next((r for r in rows if r.payload.get("sent_ref") == wamid), None)
+            return None if found is None else dict(found.payload.get("delivery") or {})
     finally:
         await engine.dispose()
 
@@ -248,12 +260,28 @@ class TestTheWebhook:
             answer: Sent = await siti.hears("")
             assert len(graph.refused) == 2 and answer.to == SITI
 
-            # A failed delivery status comes without contacts; the desk is told.
-            assert await graph.status("wamid.OUT1", SITI, "failed", {
+            # Delivery statuses are recorded on the outbox row of the message.
+            menu = menus[0]
+            assert await graph.status(menu.wamid, SITI, "delivered") == 200
+            assert await graph.status(menu.wamid, SITI, "read") == 200
+            await graph.wait_for(lambda: app.inbox.handled >= 5)
+            delivery = await graph_statuses(sqlite_url, menu.wamid)
+            assert delivery is not None and set(delivery) == {"delivered", "read"}
+
+            # A failed one (Meta sends no contacts with it) is told to the desk; an
+            # undeliverable number makes the citizen unreachable, as a Telegram block.
+            assert await graph.status(answer.wamid, SITI, "failed", {
                 "code": 131026, "title": "Message undeliverable",
             }) == 200  # fmt: skip
-            alert = await city.group_hears(city.admin, "Pesan WhatsApp ke warga", "131026")
-            assert SITI not in (alert.text or "")
+            alert = await city.group_hears(city.admin, "Sebuah obrolan warga memblokir bot")
+            # One the outbox no longer knows: Meta's reason, never who it was for.
+            assert await graph.status("wamid.UNKNOWN", SITI, "failed", {
+                "code": 131000, "title": "Something went wrong",
+            }) == 200  # fmt: skip
+            other = await city.group_hears(city.admin, "Pesan WhatsApp ke warga", "131000")
+            for text in (alert.text or "", other.text or ""):
+                assert SITI not in text and "Siti" not in text
+
 
     async def test_a_body_over_the_limit_is_refused_before_it_is_read(
         self, city: City, graph: FakeWhatsApp

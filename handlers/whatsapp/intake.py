@@ -66,7 +66,8 @@ UNSUPPORTED = {
     "reaction": "other",
 }
 
-FailedStatus = Callable[[str, int | None, str], Awaitable[None]]
+# (recipient, wamid, status, error code, error title)
+OnStatus = Callable[[str, str, str, int | None, str], Awaitable[None]]
 
 
 def signature_ok(body: bytes, header: str, app_secret: str) -> bool:
@@ -254,10 +255,10 @@ def decode_message(message: dict[str, Any], contact: dict[str, Any]) -> Inbound 
 
 class WhatsAppIntake:
     """The inbox's view of WhatsApp: a stored message -> a neutral event; a stored
-    delivery status -> ``on_failed`` when it failed."""
+    delivery status -> ``on_status``."""
 
-    def __init__(self, on_failed: FailedStatus | None = None):
-        self.on_failed = on_failed
+    def __init__(self, on_status: OnStatus | None = None):
+        self.on_status = on_status
 
     def decode(self, payload: dict[str, Any]) -> Inbound | None:
         message = payload.get("message")
@@ -274,13 +275,20 @@ class WhatsAppIntake:
         status = payload.get("status")
         if not isinstance(status, dict):
             return False
-        if status.get("status") == "failed" and self.on_failed is not None:
-            errors = [e for e in status.get("errors") or [] if isinstance(e, dict)]
-            first = errors[0] if errors else {}
-            code = first.get("code")
-            title = str(first.get("title") or first.get("message") or "failed")[:200]
-            recipient = str(status.get("recipient_id") or status.get("recipient_user_id") or "")
-            await self.on_failed(recipient, code if isinstance(code, int) else None, title)
+        if self.on_status is None:
+            return True
+        errors = [e for e in status.get("errors") or [] if isinstance(e, dict)]
+        first = errors[0] if errors else {}
+        code = first.get("code")
+        title = str(first.get("title") or first.get("message") or "")[:200]
+        recipient = str(status.get("recipient_id") or status.get("recipient_user_id") or "")
+        await self.on_status(
+            recipient,
+            str(status.get("id")),
+            str(status.get("status")),
+            code if isinstance(code, int) else None,
+            title,
+        )
         return True
 
     async def finish(self, payload: dict[str, Any], inbound: Inbound, notice: str | None) -> None:

@@ -88,8 +88,7 @@ class WhatsAppSender:
             return SendResult(SendOutcome.TRANSIENT, detail=type(error).__name__)
         except ValueError as error:
             return SendResult(SendOutcome.REJECTED, detail=str(error)[:300])
-        log.debug("outbox item %s sent as %s", item.id, wamid)
-        return SendResult(SendOutcome.SENT)
+        return SendResult(SendOutcome.SENT, ref=wamid)
 
     async def _within_window(self, chat_id: str) -> bool:
         last = await self.last_message(chat_id)
