@@ -171,6 +171,11 @@ def test_what_whatsapp_sends_becomes_a_neutral_event(
     assert inbound.sender.phone == "+16505551234"
 
 
+def test_a_reaction_to_the_bots_message_needs_no_answer() -> None:
+    reaction = {"type": "reaction", "reaction": {"message_id": "wamid.OUT1", "emoji": "👍"}}
+    assert decode_message({"from": "16505551234", "id": "wamid.R", **reaction}, CONTACT) is None
+
+
 def test_a_status_word_takes_the_ticket_as_its_argument() -> None:
     body = {"type": "text", "text": {"body": "status ADU-2611-0001"}}
     inbound = decode_message({"from": "16505551234", "id": "wamid.Y", **body}, CONTACT)

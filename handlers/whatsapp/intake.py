@@ -63,8 +63,9 @@ UNSUPPORTED = {
     "video": "video",
     "sticker": "sticker",
     "document": "document",
-    "reaction": "other",
 }
+# A 👍 on the bot's message, or WhatsApp's own notices (a changed number): no answer.
+IGNORED = frozenset({"reaction", "system", "ephemeral"})
 
 # (recipient, wamid, status, error code, error title)
 OnStatus = Callable[[str, str, str, int | None, str], Awaitable[None]]
@@ -194,6 +195,8 @@ def decode_message(message: dict[str, Any], contact: dict[str, Any]) -> Inbound 
         is_private=True,
     )
     kind = message.get("type")
+    if kind in IGNORED:
+        return None
     if kind == "text":
         text = str(_dict(message.get("text", {}), "text").get("body") or "")
         command = _command(text)
