@@ -102,7 +102,7 @@ class KanalAduan:
             # Without a complaint desk group, the web desk is the desk.
             desk = ChatAddress(Channel.WEB, WEB_DESK)
         if settings.whatsapp_on:
-            self.whatsapp = WhatsAppChannel(settings, self.clock)
+            self.whatsapp = WhatsAppChannel(settings, self.clock, self.redis)
             self.channels[self.whatsapp.name] = self.whatsapp
         self.ctx = CoreContext(
             config=config,

@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
+from redis.asyncio import Redis
 from starlette.routing import BaseRoute
 
 from bot.settings import Settings
@@ -17,31 +19,36 @@ from conversations.core.inbox import Inbox
 from conversations.core.messages import Channel, Reply
 from conversations.core.outbox import queue
 from conversations.core.ports import Clock
-from conversations.core.ratelimit import SendLimits
+from conversations.core.ratelimit import Limiter, SendLimits
 from handlers.whatsapp.client import WhatsAppMediaFetcher, http_client, whatsapp_client
 from handlers.whatsapp.intake import CHANNEL, WhatsAppIntake, webhook_routes
 from handlers.whatsapp.sender import UNDELIVERABLE, WhatsAppSender
+from storage.redis_limits import RedisSendLimits
 
 LastReceived = Callable[[str], Awaitable[datetime | None]]
 RecordStatus = Callable[[str, str, str, str, datetime], Awaitable[OutboxItem | None]]
 Notice = Callable[[OutboxItem, str], Awaitable[None]]
 
 
-def whatsapp_limits(settings: Settings) -> SendLimits:
+def whatsapp_limits(settings: Settings, redis: Redis | None = None) -> Limiter:
     """The number's throughput, and Meta's pair rate: one message per
-    ``WHATSAPP_PAIR_SECONDS`` to one citizen, after a burst of ``WHATSAPP_PAIR_BURST``."""
-    burst = settings.whatsapp_pair_burst
-    return SendLimits(
-        global_per_second=settings.whatsapp_rate,
-        private_per_second=1.0 / settings.whatsapp_pair_seconds,
-        private_burst=burst,
-    )
+    ``WHATSAPP_PAIR_SECONDS`` to one citizen, after a burst of ``WHATSAPP_PAIR_BURST``;
+    in this process, or shared by every process through Redis."""
+    values: dict[str, Any] = {
+        "global_per_second": settings.whatsapp_rate,
+        "private_per_second": 1.0 / settings.whatsapp_pair_seconds,
+        "private_burst": settings.whatsapp_pair_burst,
+    }
+    if redis is None:
+        return SendLimits(**values)
+    prefix = f"kanal:whatsapp:{settings.whatsapp_phone_number_id}"
+    return RedisSendLimits(redis, prefix=prefix, **values)
 
 
 class WhatsAppChannel:
     name = Channel.WHATSAPP.value
 
-    def __init__(self, settings: Settings, clock: Clock):
+    def __init__(self, settings: Settings, clock: Clock, redis: Redis | None = None):
         self.settings = settings
         self.http = http_client(settings.whatsapp_api_base_url)
         self.client = whatsapp_client(
@@ -52,7 +59,7 @@ class WhatsAppChannel:
         )
         self.intake = WhatsAppIntake()
         self.sender = WhatsAppSender(self.client, self._last_message, clock)
-        self.limits = whatsapp_limits(settings)
+        self.limits = whatsapp_limits(settings, redis)
         self.fetcher = WhatsAppMediaFetcher(self.client)
         self.ctx: CoreContext | None = None
         self._last_received: LastReceived | None = None
