@@ -216,6 +216,9 @@ class FakeWhatsApp:
         if not self._authorised(request):
             return self._error(401, 190, "Invalid OAuth access token.")
         media_id = request.match_info["media_id"]
+        if media_id == self.phone_number_id:
+            number = {"display_phone_number": "+62 811-0000-0000", "verified_name": "Lapor Kota"}
+            return web.json_response({**number, "id": media_id})
         if media_id not in self.media:
             return self._error(400, 100, "Unsupported get request.")
         data, mime = self.media[media_id]
