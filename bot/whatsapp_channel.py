@@ -22,7 +22,7 @@ from conversations.core.ports import Clock
 from conversations.core.ratelimit import Limiter, SendLimits
 from handlers.whatsapp.client import WhatsAppMediaFetcher, http_client, whatsapp_client
 from handlers.whatsapp.intake import CHANNEL, WhatsAppIntake, webhook_routes
-from handlers.whatsapp.sender import UNDELIVERABLE, WhatsAppSender
+from handlers.whatsapp.sender import UNDELIVERABLE, WINDOW, WhatsAppSender
 from storage.redis_limits import RedisSendLimits
 
 LastReceived = Callable[[str], Awaitable[datetime | None]]
@@ -86,6 +86,8 @@ class WhatsAppChannel:
         self.sender.template = ctx.config.whatsapp_status_template
         self.sender.list_button = ctx.t(None, "whatsapp.list_button")
         self.sender.more = ctx.t(None, "whatsapp.more")
+        hours = int(WINDOW.total_seconds() // 3600)
+        self.sender.window_closed = ctx.t(None, "whatsapp.window_closed", hours=hours)
         self.intake.on_status = self.delivery_status
 
     async def _last_message(self, chat_id: str) -> datetime | None:

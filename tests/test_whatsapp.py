@@ -178,7 +178,7 @@ class TestAComplaintFromWhatsApp:
             assert (ticket_value, status) == (ticket, "Selesai")
             assert next_step.startswith("mohon jawab survei")
             # The survey is no status push: it is held back and the desk is told.
-            await city.group_hears(city.admin, "gagal terkirim", ticket, "24-hour window")
+            await city.group_hears(city.admin, "gagal terkirim", ticket, "jendela 24 jam")
 
         assert graph.refused == []
         assert all(m.to == SITI for m in graph.sent)

@@ -63,6 +63,7 @@ class WhatsAppSender:
         self.template = template
         self.list_button = list_button
         self.more = more
+        self.window_closed = "outside WhatsApp's 24-hour window"
         # How long to wait after Meta's throughput and pair-rate errors.
         self.throughput_wait = THROUGHPUT_WAIT
         self.pair_wait = PAIR_WAIT
@@ -101,9 +102,7 @@ class WhatsAppSender:
             summary = item.payload.get("summary")
             if item.kind == "push" and isinstance(summary, dict) and self.template is not None:
                 return await self._template(to, summary)
-            raise OutsideWindow(
-                "outside WhatsApp's 24-hour window (the citizen has not written for a day)"
-            )
+            raise OutsideWindow(self.window_closed)
         if reply.photos:
             return await self._photos(to, reply, item.payload.get("photos", []), files)
         if reply.file is not None:
