@@ -142,6 +142,15 @@ def test_long_labels_are_shortened_and_labels_alike_or_too_many_become_numbered_
     assert text.kind == "text" and "14. Nomor 13" in text.text
 
 
+def test_a_long_text_is_split_and_the_choices_go_with_its_last_part() -> None:
+    text = "\n".join(f"Baris {n}: " + "x" * 80 for n in range(80))
+    *parts, last = render(Reply(text, choices=((Choice("ok", "Oke"),),)))
+    assert [m.kind for m in parts] == ["text"] * len(parts) and last.kind == "buttons"
+    assert "\n".join(m.text for m in [*parts, last]) == text
+    assert all(len(m.text) <= BODY_LIMIT for m in [*parts, last])
+    assert render(Reply("")) == []
+
+
 # Meta's documented webhook examples, as the inbox stores them (message and contact).
 CONTACT = {"profile": {"name": "Sheena Nelson"}, "wa_id": "16505551234", "user_id": "US.1349"}
 

@@ -76,14 +76,18 @@ def render(reply: Reply, more: str = "⬇️") -> list[Outgoing]:
     messages: list[Outgoing] = []
     text = reply.text
     if reply.ask_location:
-        messages.append(Outgoing("location_request", shorten(text, BODY_LIMIT)))
+        *before, last = split_text(text, BODY_LIMIT)
+        messages += [Outgoing("text", part) for part in before]
+        messages.append(Outgoing("location_request", last))
         if not choices:
             return messages
         # The choices beside the location button (e.g. "skip") come in a message of
         # their own; its text only points at them.
         text = more
     if not choices:
-        return [*messages, *(Outgoing("text", part) for part in split_text(text))]
+        # WhatsApp refuses an empty text; a reply without words sends nothing.
+        parts = split_text(text) if text.strip() else []
+        return [*messages, *(Outgoing("text", part) for part in parts)]
     *before, body = split_text(text, BODY_LIMIT)
     messages += [Outgoing("text", part) for part in before]
     shown = _interactive(body, choices)
