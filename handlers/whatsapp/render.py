@@ -76,9 +76,9 @@ def render(reply: Reply, more: str = "⬇️") -> list[Outgoing]:
     messages: list[Outgoing] = []
     text = reply.text
     if reply.ask_location:
-        *before, last = split_text(text, BODY_LIMIT)
+        *before, final = split_text(text, BODY_LIMIT)
         messages += [Outgoing("text", part) for part in before]
-        messages.append(Outgoing("location_request", last))
+        messages.append(Outgoing("location_request", final))
         if not choices:
             return messages
         # The choices beside the location button (e.g. "skip") come in a message of
