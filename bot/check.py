@@ -2,7 +2,8 @@
 
 Offline it checks the settings, the city's YAML, DATABASE_URL and MEDIA_DIR;
 ``--online`` also asks Telegram (the token, the bot's place in the officers'
-groups) and the database (reachable, migrated). It creates nothing.
+groups), the Graph API (the WhatsApp token and number) and the database
+(reachable, migrated). It creates nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from pydantic import ValidationError
 from telegram import Bot, ChatMemberAdministrator, ChatMemberOwner, User
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
@@ -20,6 +22,7 @@ from bot.logging_setup import guard_secrets, redact
 from bot.settings import DEFAULT_DATABASE_URL, DEFAULT_MEDIA_DIR, Settings, settings_problems
 from bot.startup import database_problem, network_problem, token_refused
 from conversations.core.config import CityConfig
+from handlers.whatsapp.client import http_client
 from storage.database import (
     create_engine,
     display_url,
@@ -112,6 +115,8 @@ def _media_problems(folder: Path) -> list[str]:
 
 async def check_online(settings: Settings, config: CityConfig | None, report: Report) -> None:
     await _check_database(settings.database_url, report)
+    if settings.whatsapp_on and settings.whatsapp_access_token.get_secret_value():
+        await _check_whatsapp(settings, report)
     token = settings.telegram_bot_token.get_secret_value()
     if not token:
         return
@@ -139,6 +144,42 @@ async def check_online(settings: Settings, config: CityConfig | None, report: Re
                 await _check_group(bot, me, agency.chat_id, label, [], report)
     finally:
         await bot.shutdown()
+
+
+async def _check_whatsapp(settings: Settings, report: Report) -> None:
+    """The token and the phone number id, asked of the Graph API."""
+    base = settings.whatsapp_api_base_url
+    phone = settings.whatsapp_phone_number_id
+    token = settings.whatsapp_access_token.get_secret_value()
+    async with http_client(base, timeout=15.0) as client:
+        try:
+            response = await client.get(
+                f"{base}/v{settings.whatsapp_api_version}/{phone}",
+                params={"fields": "display_phone_number,verified_name"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except httpx.HTTPError as error:
+            report.problems.append(
+                f"cannot reach the Graph API at {base}: {type(error).__name__}; "
+                "check the network or WHATSAPP_API_BASE_URL"
+            )
+            return
+    if response.status_code == 200:
+        number = response.json()
+        report.passed.append(
+            f"WHATSAPP_PHONE_NUMBER_ID: {number.get('display_phone_number')} "
+            f"({number.get('verified_name')})"
+        )
+    elif response.status_code == 401:
+        report.problems.append(
+            "WHATSAPP_ACCESS_TOKEN: the Graph API refuses it (expired or revoked); "
+            "make a permanent system-user token"
+        )
+    else:
+        report.problems.append(
+            f"WHATSAPP_PHONE_NUMBER_ID {phone}: the Graph API answers {response.status_code}; "
+            "copy the Phone number ID from WhatsApp Manager (API Setup)"
+        )
 
 
 async def _check_database(url: str, report: Report) -> None:

@@ -23,6 +23,7 @@ from bot.setup_mode import SetupMode
 from bot.telegram_channel import TelegramChannel
 from bot.web import WebServer
 from bot.web_channel import WebChannel
+from bot.whatsapp_channel import WhatsAppChannel
 from conversations.core import survey
 from conversations.core.context import CoreContext, SystemClock
 from conversations.core.delivery import Deliverer
@@ -68,6 +69,7 @@ class KanalAduan:
         self.channels: dict[str, ChannelPlugin] = {}
         self.fatal: asyncio.Future[str] | None = None
         self.telegram: TelegramChannel | None = None
+        self.whatsapp: WhatsAppChannel | None = None
         self.setup: SetupMode | None = None
         self.announcement = ""
 
@@ -99,6 +101,9 @@ class KanalAduan:
         else:
             # Without a complaint desk group, the web desk is the desk.
             desk = ChatAddress(Channel.WEB, WEB_DESK)
+        if settings.whatsapp_on:
+            self.whatsapp = WhatsAppChannel(settings, self.clock, self.redis)
+            self.channels[self.whatsapp.name] = self.whatsapp
         self.ctx = CoreContext(
             config=config,
             catalog=Catalog.load(default=settings.default_language),
@@ -140,10 +145,11 @@ class KanalAduan:
             lease_seconds=settings.outbox_lease_seconds,
             observer=self.metrics,
         )
+        outbox_queue = SqlOutboxQueue(
+            sessions, owner=self.workers.id, owner_timeout=settings.worker_timeout_seconds
+        )
         self.deliverer = Deliverer(
-            SqlOutboxQueue(
-                sessions, owner=self.workers.id, owner_timeout=settings.worker_timeout_seconds
-            ),
+            outbox_queue,
             # A report request in the outbox becomes the report's messages.
             {name: ReportSender(c.sender, self.reports) for name, c in self.channels.items()},
             files,
@@ -160,6 +166,14 @@ class KanalAduan:
             on_sent=self.web_channel.sent,
         )
         self.ctx.wake_outbox = self.deliverer.wake
+        if self.whatsapp is not None:
+            self.whatsapp.prepare(
+                self.ctx,
+                self.inbox_store.last_received,
+                outbox_queue.delivery_status,
+                self.duties.delivery_failed,
+                self.on_unreachable,
+            )
         self.scheduler = BotScheduler(
             self.deliverer,
             self.duties,
@@ -192,7 +206,10 @@ class KanalAduan:
             self.setup = SetupMode(settings)
             await self.setup.start()
         address = settings.public_url or self.web.url
-        self.announcement = f"Kanal Aduan: open {address} ({settings.telegram_state()})"
+        state = settings.telegram_state()
+        if self.whatsapp is not None:
+            state += f"; WhatsApp on, webhook {settings.whatsapp_webhook_path}"
+        self.announcement = f"Kanal Aduan: open {address} ({state})"
         log.info("%s; city: %s", self.announcement, config.city_name)
 
     def _stop_for(self, reason: str) -> None:

@@ -68,6 +68,17 @@ class Settings(BaseSettings):
     web_session_per_minute: int = Field(default=30, ge=1)
     web_address_per_minute: int = Field(default=120, ge=1)
 
+    whatsapp_phone_number_id: str = ""
+    whatsapp_access_token: SecretStr = Field(default=SecretStr(""))
+    whatsapp_app_secret: SecretStr = Field(default=SecretStr(""))
+    whatsapp_verify_token: SecretStr = Field(default=SecretStr(""))
+    whatsapp_api_base_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "23.0"
+    whatsapp_webhook_path: str = "/webhooks/whatsapp"
+    whatsapp_rate: float = Field(default=80.0, gt=0)
+    whatsapp_pair_seconds: float = Field(default=6.0, gt=0)
+    whatsapp_pair_burst: int = Field(default=45, ge=1)
+
     @field_validator("telegram_bot_token")
     @classmethod
     def _token(cls, value: SecretStr) -> SecretStr:
@@ -132,6 +143,35 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_API_BASE_URL is scheme, host and port only (no /bot)")
         return value
 
+    @field_validator("whatsapp_api_base_url")
+    @classmethod
+    def _graph_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("WHATSAPP_API_BASE_URL must start with http:// or https://")
+        if value.count("/") > 2:
+            raise ValueError("WHATSAPP_API_BASE_URL is scheme, host and port only (no /v23.0)")
+        return value
+
+    @field_validator("whatsapp_api_version")
+    @classmethod
+    def _graph_version(cls, value: str) -> str:
+        value = value.strip().removeprefix("v")
+        if not re.fullmatch(r"\d+\.\d+", value):
+            raise ValueError("WHATSAPP_API_VERSION is a Graph API version such as 23.0")
+        return value
+
+    @field_validator("whatsapp_phone_number_id")
+    @classmethod
+    def _phone_number_id(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.isdigit():
+            raise ValueError(
+                "WHATSAPP_PHONE_NUMBER_ID is the number's id from WhatsApp Manager (digits), "
+                "not the phone number itself"
+            )
+        return value
+
     @field_validator("telegram_mode", mode="before")
     @classmethod
     def _mode(cls, value: object) -> object:
@@ -145,12 +185,12 @@ class Settings(BaseSettings):
             raise ValueError("PUBLIC_URL must start with https:// (or http:// for tests)")
         return value
 
-    @field_validator("telegram_webhook_path")
+    @field_validator("telegram_webhook_path", "whatsapp_webhook_path")
     @classmethod
     def _webhook_path(cls, value: str) -> str:
         value = value.strip()
         if not value.startswith("/"):
-            raise ValueError("TELEGRAM_WEBHOOK_PATH must start with /")
+            raise ValueError("a webhook path must start with /")
         return value
 
     def webhook_secret(self) -> str:
@@ -182,17 +222,27 @@ class Settings(BaseSettings):
         return bool(self.telegram_bot_token.get_secret_value())
 
     @property
+    def whatsapp_on(self) -> bool:
+        """WhatsApp is used when a phone number id is set."""
+        return bool(self.whatsapp_phone_number_id)
+
+    @property
     def setup_mode(self) -> bool:
         """A token without ADMIN_CHAT_ID: Telegram only answers /id, to find that id."""
         return self.telegram_on and self.admin_chat_id == 0
 
     def missing_keys(self) -> list[str]:
         """Settings the configured channels cannot work without."""
+        wa = not self.whatsapp_on
         required = (
             (
                 "PUBLIC_URL (needed for TELEGRAM_MODE=webhook)",
                 not self.telegram_on or self.telegram_mode != "webhook" or bool(self.public_url),
             ),
+            ("WHATSAPP_ACCESS_TOKEN", wa or bool(self.whatsapp_access_token.get_secret_value())),
+            # Without it no webhook can be verified: anyone could post as any citizen.
+            ("WHATSAPP_APP_SECRET", wa or bool(self.whatsapp_app_secret.get_secret_value())),
+            ("WHATSAPP_VERIFY_TOKEN", wa or bool(self.whatsapp_verify_token.get_secret_value())),
         )
         return [name for name, ok in required if not ok]
 

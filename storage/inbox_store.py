@@ -168,6 +168,15 @@ class SqlInboxStore:
             last_received=from_db_time(last),
         )
 
+    async def last_received(self, chat_key: str) -> datetime | None:
+        """When the newest update of a chat arrived (WhatsApp's 24-hour window)."""
+        i: Any = InboxRow
+        async with self._sessions() as session:
+            last = await session.scalar(
+                select(func.max(i.received_at)).where(i.chat_key == chat_key[:96])
+            )
+        return from_db_time(last)
+
     # operators -------------------------------------------------------------------
 
     async def parked(self, limit: int = 100) -> list[InboxRow]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from conversations.core.domain import CardLink, OutboxItem
@@ -17,6 +17,12 @@ from storage.tables import CardLinkRow, CitizenRow, OutboxRow
 from storage.workers import OUTBOX
 
 UNSENT = ("pending", "sending")
+# In a sent row's payload: the platform's message id, and the delivery statuses it
+# reported since ("sent", "delivered", "read" or "failed", each with its time).
+SENT_REF = "sent_ref"
+DELIVERY = "delivery"
+# How far back in one chat a status is looked for (statuses come within minutes).
+RECENT = 200
 
 
 class SqlOutboxQueue:
@@ -56,21 +62,22 @@ class SqlOutboxQueue:
         o: Any = OutboxRow
         return (o.id == item.id) & (o.status == "sending") & (o.owner == self.owner)
 
-    async def mark_sent(self, item: OutboxItem, message_id: int | None, now: datetime) -> None:
+    async def mark_sent(
+        self, item: OutboxItem, message_id: int | None, now: datetime, ref: str | None = None
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": "sent",
+            "sent_at": now,
+            "sent_message_id": message_id,
+            "owner": None,
+            "lease_until": None,
+            "attempts": item.attempts + 1,
+            "error": None,
+        }
+        if ref is not None:
+            values["payload"] = {**item.payload, SENT_REF: ref}
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(OutboxRow)
-                .where(self._mine(item))
-                .values(
-                    status="sent",
-                    sent_at=now,
-                    sent_message_id=message_id,
-                    owner=None,
-                    lease_until=None,
-                    attempts=item.attempts + 1,
-                    error=None,
-                )
-            )
+            await session.execute(update(OutboxRow).where(self._mine(item)).values(**values))
             if item.kind == "card" and message_id is not None and item.complaint_id is not None:
                 await session.merge(
                     CardLinkRow(
@@ -81,6 +88,28 @@ class SqlOutboxQueue:
                         thread_id=item.thread_id,
                     )
                 )
+
+    async def delivery_status(
+        self, channel: str, chat_id: str, ref: str, state: str, now: datetime
+    ) -> OutboxItem | None:
+        """Record a delivery status on the sent row it is about; the row, if found."""
+        o: Any = OutboxRow
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(OutboxRow)
+                    .where(o.channel == channel, o.chat_id == chat_id, o.status == "sent")
+                    .order_by(o.id.desc())
+                    .limit(RECENT)
+                )
+            ).scalars()
+            row = next((r for r in rows if r.payload.get(SENT_REF) == ref), None)
+            if row is None:
+                return None
+            seen = dict(row.payload.get(DELIVERY) or {})
+            seen.setdefault(state, now.astimezone(UTC).isoformat())
+            row.payload = {**row.payload, DELIVERY: seen}
+            return to_record(row, OutboxItem)
 
     async def reschedule(
         self, item: OutboxItem, at: datetime, error: str, count_attempt: bool = True

@@ -13,6 +13,7 @@ from bot.settings import PACKAGE_DIR
 from storage import migrate
 from storage.database import create_engine
 from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.whatsapp_api import FakeWhatsApp
 from tests.support.bot import ADMIN_CHAT_ID, TOKEN
 
 SAMPLE = (PACKAGE_DIR / "city.yaml").read_text(encoding="utf-8")
@@ -288,3 +289,23 @@ async def test_online_check_does_not_create_a_missing_sqlite_database(
         "(`aduan run` does too)"
     ]
     assert not missing.exists()
+
+
+async def test_online_check_asks_the_graph_api_for_the_whatsapp_number_and_token(
+    online: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with FakeWhatsApp() as graph:
+        for key, value in {
+            "WHATSAPP_PHONE_NUMBER_ID": graph.phone_number_id,
+            "WHATSAPP_ACCESS_TOKEN": graph.token,
+            "WHATSAPP_APP_SECRET": "app-secret",
+            "WHATSAPP_VERIFY_TOKEN": "verify",
+            "WHATSAPP_API_BASE_URL": graph.base_url,
+        }.items():
+            monkeypatch.setenv(key, value)
+        assert await problems(capsys) == []
+        monkeypatch.setenv("WHATSAPP_ACCESS_TOKEN", "EAAG-expired")
+        assert await problems(capsys) == [
+            "WHATSAPP_ACCESS_TOKEN: the Graph API refuses it (expired or revoked); "
+            "make a permanent system-user token"
+        ]

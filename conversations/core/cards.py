@@ -38,11 +38,19 @@ def action_choice_id(action: Action, complaint: Complaint) -> str:
 def reporter_line(
     ctx: CoreContext, complaint: Complaint, citizen: Citizen | None, lang: str
 ) -> str:
+    # Officers answer on Telegram; a reporter elsewhere is marked with their channel.
+    channel = complaint.channel
+    via = (
+        ""
+        if channel == "telegram"
+        else ctx.t(lang, "card.via", channel=ctx.t(lang, f"report.channel.{channel}"))
+    )
     if complaint.anonymous or citizen is None:
-        return ctx.t(lang, "card.anonymous_reporter")
+        return ctx.t(lang, "card.anonymous_reporter") + via
     username = f" (@{citizen.username})" if citizen.username else ""
     phone = f" {citizen.phone}" if citizen.phone else ""
-    return ctx.t(lang, "card.reporter", name=citizen.display_name, username=username, phone=phone)
+    name = ctx.t(lang, "card.reporter", name=citizen.display_name, username=username, phone=phone)
+    return name + via
 
 
 def location_line(ctx: CoreContext, complaint: Complaint, lang: str) -> str:

@@ -101,6 +101,29 @@ class Category(Strict):
         return self.name.get(lang) or next(iter(self.name.values()))
 
 
+TEMPLATE_PARAMETERS = ("ticket", "status", "next")
+
+
+class WhatsAppTemplate(Strict):
+    """A message template approved in WhatsApp Manager, for status pushes outside the
+    24-hour window: its name, its language code and which value fills {{1}}, {{2}}..."""
+
+    name: str
+    language: str = "id"
+    parameters: list[str] = Field(default_factory=lambda: list(TEMPLATE_PARAMETERS))
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameters(cls, values: list[str]) -> list[str]:
+        unknown = [value for value in values if value not in TEMPLATE_PARAMETERS]
+        if unknown:
+            raise ValueError(
+                f"unknown template parameter(s) {', '.join(unknown)}; "
+                f"known: {', '.join(TEMPLATE_PARAMETERS)}"
+            )
+        return values
+
+
 class CityConfig(Strict):
     city_name: str = "Kota"
     ticket_prefix: str = "ADU"
@@ -120,6 +143,8 @@ class CityConfig(Strict):
     # (placeholders: see TEXT_PLACEHOLDERS); the catalogs' defaults where missing.
     privacy_text: dict[str, str] = Field(default_factory=dict)
     help_text: dict[str, str] = Field(default_factory=dict)
+    # WhatsApp: the template for status pushes after the 24-hour window closed.
+    whatsapp_status_template: WhatsAppTemplate | None = None
 
     @field_validator("privacy_text", "help_text")
     @classmethod

@@ -241,7 +241,7 @@ class Deliverer:
         now = self.clock.now()
         detail = result.detail or result.outcome.value
         if result.outcome is SendOutcome.SENT:
-            await self.queue.mark_sent(item, result.message_id, now)
+            await self.queue.mark_sent(item, result.message_id, now, result.ref)
             if self.on_sent is not None:
                 try:
                     self.on_sent(item)

@@ -31,8 +31,10 @@ from conversations.core.lifecycle import (
 from conversations.core.messages import Channel, ChatAddress, Choice, Reply
 from conversations.core.notices import (
     complaint_choices,
+    next_step,
     push_text,
     reviewed,
+    status_words,
     survey_key,
     survey_reply,
 )
@@ -287,12 +289,26 @@ async def push_to_citizen(
     assert complaint.id is not None
     citizen = await uow.citizens.get(complaint.citizen_id)
     address = citizen_address(complaint, citizen)
+    lang = citizen.language if citizen else complaint.language
+    # The push in three short values, for channels that may only send a fixed
+    # template (WhatsApp, after its 24-hour window).
+    summary = {
+        "ticket": complaint.ticket,
+        "status": status_words(ctx, complaint.status, lang),
+        "next": next_step(ctx, complaint, lang),
+    }
     await queue_to_citizen(
-        uow, complaint.citizen_id, address, Reply(text, choices=choices), "push", key, complaint.id
+        uow,
+        complaint.citizen_id,
+        address,
+        Reply(text, choices=choices),
+        "push",
+        key,
+        complaint.id,
+        extra={"summary": summary},
     )
     photos = [a for a in attachments or [] if a.kind == "photo" and a.id is not None]
     if photos:
-        lang = citizen.language if citizen else complaint.language
         caption = ctx.t(lang, "notify.photo_caption", ticket=complaint.ticket)
         await queue(
             uow,

@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from conversations.core.lanes import Lanes
 from conversations.core.messages import Inbound
@@ -96,6 +96,14 @@ class ChannelIntake(Protocol):
 
     async def finish(self, payload: dict[str, Any], inbound: Inbound, notice: str | None) -> None:
         """After handling: e.g. answer a pressed button with ``notice``."""
+
+
+@runtime_checkable
+class OtherUpdates(Protocol):
+    """A channel whose updates are not all chat messages (WhatsApp's delivery statuses)."""
+
+    async def apply_other(self, payload: dict[str, Any]) -> bool:
+        """Apply an update that is no chat message; False when ``payload`` is a message."""
 
 
 Dispatch = Callable[[Inbound], Awaitable[str | None]]
@@ -239,6 +247,10 @@ class Inbox:
         intake = self.intakes.get(item.channel)
         inbound: Inbound | None = None
         try:
+            if isinstance(intake, OtherUpdates) and await intake.apply_other(item.payload):
+                await self.store.finish(item, self.clock.now())
+                self.handled += 1
+                return True, "handled"
             if intake is not None:
                 decoded = intake.decode(item.payload)
                 inbound = clean_inbound(decoded) if decoded is not None else None

@@ -195,6 +195,9 @@ class SendResult:
     message_id: int | None = None
     retry_after: float | None = None
     detail: str | None = None
+    # The platform's id of the sent message when it is no number (a WhatsApp wamid):
+    # its delivery statuses arrive later under this id.
+    ref: str | None = None
 
 
 class MessageSender(Protocol):
@@ -221,7 +224,9 @@ class OutboxQueue(Protocol):
         """Due rows, oldest first, from the head of each chat on, at most ``per_chat``
         of one chat; ``skip`` leaves out (channel, chat_id) lanes held already."""
 
-    async def mark_sent(self, item: OutboxItem, message_id: int | None, now: datetime) -> None: ...
+    async def mark_sent(
+        self, item: OutboxItem, message_id: int | None, now: datetime, ref: str | None = None
+    ) -> None: ...
     async def reschedule(
         self, item: OutboxItem, at: datetime, error: str, count_attempt: bool = True
     ) -> None: ...

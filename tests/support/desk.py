@@ -72,14 +72,16 @@ class City:
     city_path: Path
 
     @asynccontextmanager
-    async def bot(self, clock: ShiftedClock | None = None) -> AsyncIterator[KanalAduan]:
+    async def bot(
+        self, clock: ShiftedClock | None = None, **overrides: object
+    ) -> AsyncIterator[KanalAduan]:
         async with running_bot(
             self.fake,
             self.database_url,
             self.tmp_path,
             clock,
             city_config_path=self.city_path,
-            **FAST_LIMITS,
+            **{**FAST_LIMITS, **overrides},
         ) as app:
             yield app
 
