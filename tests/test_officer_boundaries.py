@@ -106,7 +106,9 @@ class TestOnlyCardsReachTheCitizen:
             confirmation = await city.group_hears(city.admin, "✉️ Jawaban untuk aduan", ticket)
             city.desk.send_command_in(city.admin, "/antrian")
             queue = await city.group_hears(city.admin, "Antrian meja aduan", ticket)
-            await app.duties.scan(datetime.now(UTC) + timedelta(days=30))
+            # A month later, in office hours of a working day (officers hear nothing at night).
+            day = app.ctx.calendar.next_working_day_start(datetime.now(UTC) + timedelta(days=30))
+            await app.duties.scan(day + timedelta(hours=10))
             reminder = await city.group_hears(city.admin, "🚨 Lewat batas", ticket)
 
             city.desk.send_text_in(city.admin, "Balasan ke konfirmasi.", confirmation)
