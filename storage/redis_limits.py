@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from conversations.core.ratelimit import MARGIN
+from conversations.core.ratelimit import MARGIN, SendLimits
+
+log = logging.getLogger(__name__)
 
 # KEYS: the windows; ARGV: count, then limit and period (ms) per key, then a unique tag.
 _BOOK = """
@@ -68,6 +72,16 @@ class RedisSendLimits:
         self._script: Any = self.redis.register_script(_BOOK)
         self._tags = itertools.count()
         self._process = f"{os.getpid()}-{id(self):x}"
+        # While Redis is out of reach, this process counts alone (as without Redis)
+        # rather than stop sending: a warning says so once per outage.
+        self._alone = SendLimits(
+            global_per_second=self.global_per_second,
+            private_per_second=self.private_per_second,
+            private_burst=self.private_burst,
+            group_per_minute=self.group_per_minute,
+            group_period=self.group_period,
+        )
+        self._unreachable = False
 
     def _windows(self, chat_id: str) -> list[tuple[str, int, float]]:
         # The bot's pace: at most global_per_second in any second (a whole second's
@@ -94,7 +108,21 @@ class RedisSendLimits:
             args += [limit, int(period * (1.0 + MARGIN) * 1000)]
         while True:
             args_now = [*args, f"{self._process}-{next(self._tags)}"]
-            wait_ms = int(await self._script(keys=keys, args=args_now))
+            try:
+                wait_ms = int(await self._script(keys=keys, args=args_now))
+            except (RedisError, OSError) as error:
+                if not self._unreachable:
+                    log.warning(
+                        "Redis out of reach (%s): send limits are counted in this process "
+                        "until it is back",
+                        type(error).__name__,
+                    )
+                    self._unreachable = True
+                await self._alone.acquire(chat_id, count)
+                return
+            if self._unreachable:
+                log.warning("Redis is back: send limits are shared again")
+                self._unreachable = False
             if wait_ms <= 0:
                 return
             await asyncio.sleep(wait_ms / 1000)

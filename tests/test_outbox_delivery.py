@@ -458,3 +458,46 @@ async def test_two_scans_queueing_the_same_message_at_once_both_commit(
 
 
 __all__ = ["timedelta"]
+
+
+class LimitsThatFailOnce:
+    """A limiter whose store is out of reach for the first send."""
+
+    def __init__(self) -> None:
+        self.failed = False
+        self.inner = SendLimits(**FAST)  # type: ignore[arg-type]
+
+    async def acquire(self, chat_id: str, count: int = 1) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("limits out of reach")
+        await self.inner.acquire(chat_id, count)
+
+
+async def test_a_send_that_fails_unexpectedly_is_retried_in_order_not_left_claimed(
+    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+) -> None:
+    user = fake.private_user(1001)
+    await push(core, user.id, ["satu", "dua", "tiga"])
+    d = deliverer(engine, bot, limits=LimitsThatFailOnce())
+    await until_settled(d, engine)
+    assert texts_to(fake, user.id) == ["satu", "dua", "tiga"]
+
+
+async def test_with_redis_out_of_reach_each_process_keeps_the_limits_alone(
+    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+) -> None:
+    from redis.asyncio import Redis
+
+    from storage.redis_limits import RedisSendLimits
+
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    users = [fake.private_user(4100 + i) for i in range(3)]
+    for user in users:
+        await push(core, user.id, [f"p{i}" for i in range(4)])
+    d = deliverer(engine, bot, limits=RedisSendLimits(unreachable, "test:away"))
+    await until_settled(d, engine, within=30)
+    for user in users:
+        assert texts_to(fake, user.id) == [f"p{i}" for i in range(4)]
+    assert fake.limit_violations() == []
+    await unreachable.aclose()

@@ -91,8 +91,10 @@ class Lanes(Generic[T]):
                     else:
                         carry_on = await self._work(key, item)
                 except Exception:
+                    # Handed back with the rest: claimed again later, in order, never
+                    # left claimed by a process that has given up on it.
                     log.exception("lane %s: work failed", key)
-                    carry_on = False
+                    break
                 lane.items.popleft()
                 if not carry_on:
                     break
