@@ -49,11 +49,13 @@ async def _run(settings: Settings) -> None:
         starting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await starting
+        await app.stop()
         log.info("stopped before the start was complete")
         return
     stopping.cancel()
     failed = starting.result()
     if failed is not None:
+        await app.stop()
         raise failed
     assert app.fatal is not None
     fatal: asyncio.Future[object] = app.fatal  # type: ignore[assignment]

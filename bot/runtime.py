@@ -186,8 +186,6 @@ class KanalAduan:
             heartbeat_seconds=settings.worker_heartbeat_seconds,
             housekeeping=self._housekeeping,
         )
-        if self.telegram is not None:
-            await self.telegram.initialize(bot_profiles(self.ctx))
         await self.web_channel.prepare(self.ctx)
         routes: list[BaseRoute] = [
             health_route(sessions, self.inbox_store, self.clock),
@@ -200,7 +198,8 @@ class KanalAduan:
         await self.web.start()
         self.scheduler.start()
         for channel in self.channels.values():
-            await channel.start(self.inbox, self._stop_for)
+            if channel is not self.telegram:
+                await channel.start(self.inbox, self._stop_for)
         self.inbox.sweep_soon()
         if settings.setup_mode:
             self.setup = SetupMode(settings)
@@ -211,6 +210,14 @@ class KanalAduan:
             state += f"; WhatsApp on, webhook {settings.whatsapp_webhook_path}"
         self.announcement = f"Kanal Aduan: open {address} ({state})"
         log.info("%s; city: %s", self.announcement, config.city_name)
+        if self.telegram is not None:
+            # Retried with back-off while the Bot API is out of reach (a refused token
+            # stops at once); everything else already runs meanwhile.
+            await startup.reach_bot_api(
+                settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base_url
+            )
+            await self.telegram.initialize(bot_profiles(self.ctx))
+            await self.telegram.start(self.inbox, self._stop_for)
 
     def _stop_for(self, reason: str) -> None:
         if self.fatal is not None and not self.fatal.done():

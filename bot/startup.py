@@ -40,24 +40,14 @@ Sleep = Callable[[float], Awaitable[None]]
 
 async def prepare(settings: Settings) -> AsyncEngine:
     """Everything ``aduan run`` needs before it may start: the settings, the city's
-    file, MEDIA_DIR, the database (migrated) and, with Telegram on, the Bot API (the
-    token checked)."""
+    file, MEDIA_DIR and the database (migrated). The Bot API is reached later
+    (``reach_bot_api``), once the web part is up: the web chat, the web desk and
+    ``/healthz`` do not wait for Telegram."""
     settings.require_telegram()
     guard_secrets(settings.secrets())
     settings.city()
     check_writable(settings.media_dir, create_parents=settings.media_dir == DEFAULT_MEDIA_DIR)
-    engine = await open_database(settings.database_url)
-    if not settings.telegram_on or settings.setup_mode:
-        # Set-up mode reaches the Bot API itself; without a token there is none to reach.
-        return engine
-    try:
-        await reach_bot_api(
-            settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base_url
-        )
-    except BaseException:
-        await engine.dispose()
-        raise
-    return engine
+    return await open_database(settings.database_url)
 
 
 def check_writable(folder: Path, create_parents: bool = True) -> None:

@@ -68,6 +68,7 @@ class TelegramChannel:
 
     async def initialize(self, profiles: list[BotProfile]) -> None:
         await self.bot.initialize()
+        self.intake.ready = True
         await introduce(self.bot, profiles)
 
     def routes(self, inbox: Inbox) -> list[BaseRoute]:

@@ -104,7 +104,6 @@ class TestWebhookMode:
         statuses = await inbox_statuses(database_url)
         assert statuses == {"done": 1}  # the refused calls stored nothing
 
-
     async def test_a_citizens_press_is_answered_in_the_webhook_response(
         self, fake: FakeTelegram, database_url: str, tmp_path: Path
     ) -> None:

@@ -92,6 +92,12 @@ async def test_an_unreachable_bot_api_is_retried_with_back_off_until_stopped(
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
     process = await start(tmp_path, "run", **settings(fake, tmp_path, TELEGRAM_API_BASE_URL=closed))
     lines = await read_until(process, "retrying in", count=2)
+    # Meanwhile the web chat, the web desk and the health check answer.
+    [address] = re.findall(r"Kanal Aduan: open (http://\S+)", "".join(lines))
+    async with httpx.AsyncClient(base_url=address) as web:
+        assert (await web.get("/")).status_code == 200
+        assert (await web.get("/petugas", follow_redirects=True)).status_code == 200
+        assert (await web.get("/healthz")).status_code == 200
     result = await stop(process)
     warnings = [line for line in lines if "retrying in" in line]
     assert (

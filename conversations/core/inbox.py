@@ -95,7 +95,10 @@ class ChannelIntake(Protocol):
         """The neutral event of a raw update, or None for one that needs no handling."""
 
     async def finish(self, payload: dict[str, Any], inbound: Inbound, notice: str | None) -> None:
-        """After handling: e.g. answer a pressed button with ``notice``."""
+        """After handling: e.g. answer a pressed button with ``notice``.
+
+        An intake with a ``ready`` attribute that is False is still starting: its
+        updates are stored and wait until it is True."""
 
 
 @runtime_checkable
@@ -246,6 +249,11 @@ class Inbox:
         """Apply one update; (may the chat's next one go on, what happened)."""
         intake = self.intakes.get(item.channel)
         inbound: Inbound | None = None
+        if intake is not None and not getattr(intake, "ready", True):
+            # The channel is still starting (its API out of reach): the update waits,
+            # stored, and is claimed again by a later sweep; no attempt is counted.
+            await self._until_stored(lambda: self.store.release([item]), "hand back an update")
+            return False, "waiting"
         try:
             if isinstance(intake, OtherUpdates) and await intake.apply_other(item.payload):
                 await self.store.finish(item, self.clock.now())

@@ -101,6 +101,8 @@ class TelegramIntake:
     def __init__(self, bot: Bot, answered_in_webhook: bool = False):
         self.bot = bot
         self.answered_in_webhook = answered_in_webhook
+        # Updates wait until the bot knows itself (getMe): "/cmd@name" needs its name.
+        self.ready = False
 
     def decode(self, payload: dict[str, Any]) -> Inbound | None:
         try:
