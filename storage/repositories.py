@@ -344,9 +344,12 @@ class SqlComplaints:
         overdue_at: datetime | None = None,
         ticket: str | None = None,
         limit: int = 100,
+        dispatched_only: bool = False,
     ) -> list[Complaint]:
         c: Any = ComplaintRow
         query = select(ComplaintRow)
+        if dispatched_only:
+            query = query.where(c.dispatched_at.is_not(None))
         if statuses is not None:
             query = query.where(c.status.in_([s.value for s in statuses]))
         if agencies is not None:

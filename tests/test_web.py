@@ -193,6 +193,9 @@ class TestTheWebDesk:
                 await rina.sign_in("meja")
                 await wati.sign_in("wati")
                 await dodi.sign_in("dodi")
+                # Not yet dispatched: the category's agency does not see it, in any list.
+                assert ticket not in (await wati.http.get("/petugas?status=all")).text
+                assert (await wati.http.get(f"/petugas/aduan/{ticket}")).status_code == 404
                 done = await rina.act(ticket, "dispatch", agency="pupr")
                 assert "Berhasil. Status: Didisposisikan" in done
                 await siti.hears(ticket, "Aduan Anda sudah diteruskan ke Dinas PUPR.")

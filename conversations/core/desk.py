@@ -68,6 +68,13 @@ class Officer:
             return Role.AGENCY
         return None
 
+    def may_see(self, complaint: Complaint) -> bool:
+        """An agency sees a complaint once it was dispatched to it, never before: the
+        category's agency is only a suggestion until the desk verifies and dispatches."""
+        if self.desk:
+            return True
+        return complaint.agency in self.agencies and complaint.dispatched_at is not None
+
     def actor(self, role: Role) -> Actor:
         return Actor(role, self.user_id, self.name)
 
@@ -320,6 +327,7 @@ class OfficerActions:
             overdue_at=overdue_at,
             ticket=ticket,
             limit=limit,
+            dispatched_only=not officer.desk,
         )
 
     def overdue(self, complaint: Complaint) -> bool:

@@ -78,6 +78,7 @@ class Complaints(Protocol):
         overdue_at: datetime | None = None,
         ticket: str | None = None,
         limit: int = 100,
+        dispatched_only: bool = False,
     ) -> list[Complaint]:
         """Complaints in ``statuses`` of ``agencies`` (None: any), past a deadline at
         ``overdue_at`` when given, whose ticket contains ``ticket``; oldest first."""

@@ -294,7 +294,7 @@ class WebDesk:
         async with self.ctx.uow() as uow:
             complaint = await uow.complaints.by_ticket(ticket)
         lang = page_language(request, self.ctx.catalog)
-        if complaint is None or signed.officer.role_for(complaint) is None:
+        if complaint is None or not signed.officer.may_see(complaint):
             # Another agency's complaint does not exist for this officer.
             response = self._render(
                 request,
@@ -431,7 +431,7 @@ class WebDesk:
             complaint = None
             if found and found[0].complaint_id is not None:
                 complaint = await uow.complaints.get(found[0].complaint_id)
-        if not found or complaint is None or signed.officer.role_for(complaint) is None:
+        if not found or complaint is None or not signed.officer.may_see(complaint):
             return Response("not found", status_code=404)
         data = await self.ctx.files.load(found[0].path)
         try:
