@@ -80,6 +80,7 @@ class BotScheduler:
         self.heartbeat_seconds = heartbeat_seconds
         self.housekeeping = housekeeping
         self.scheduler: Any = AsyncIOScheduler(timezone=config.timezone)
+        self._stopping = False
         self._outages = {
             name: Outage(name) for name in ("outbox round", "inbox round", "heartbeat")
         }
@@ -143,6 +144,7 @@ class BotScheduler:
 
     async def stop(self) -> None:
         await self.deliverer.close()  # first: let sends on the wire be recorded
+        self._stopping = True
         if self.scheduler.running:
             executor = self.scheduler._lookup_executor("default")
             pending = list(getattr(executor, "_pending_futures", ()))
@@ -168,20 +170,28 @@ class BotScheduler:
         outage = self._outages[name]
         try:
             await job()
+        except asyncio.CancelledError:
+            if self._stopping:
+                return  # cut short by the stop: no error (APScheduler would log one)
+            raise
         except Exception as error:
             outage.failed(error)
         else:
             outage.ok()
 
+    async def _logged(self, name: str, job: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            if self._stopping:
+                return
+            raise
+        except Exception:
+            log.exception("%s failed", name)
+
     async def _housekeep(self) -> None:
         assert self.housekeeping is not None
-        try:
-            await self.housekeeping()
-        except Exception:
-            log.exception("housekeeping failed")
+        await self._logged("housekeeping", self.housekeeping)
 
     async def _scan(self) -> None:
-        try:
-            await self.duties.scan()
-        except Exception:
-            log.exception("deadline scan failed")
+        await self._logged("deadline scan", self.duties.scan)
