@@ -11,7 +11,6 @@ from datetime import timedelta
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import BaseRoute
-from telegram import Bot
 
 from bot import startup
 from bot.channels import ChannelPlugin
@@ -70,11 +69,6 @@ class KanalAduan:
         self.telegram: TelegramChannel | None = None
         self.setup: SetupMode | None = None
         self.announcement = ""
-
-    @property
-    def bot(self) -> Bot:
-        assert self.telegram is not None, "Telegram is off"
-        return self.telegram.bot
 
     async def start(self) -> None:
         settings = self.settings

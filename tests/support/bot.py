@@ -1,4 +1,5 @@
-"""Run the real bot (python-telegram-bot, polling) against the fake Bot API on 127.0.0.1."""
+"""Run the real bot (python-telegram-bot or aiogram, polling) against the fake Bot API on
+127.0.0.1."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
 ADMIN_CHAT_ID = -1001234567890
+# TELEGRAM_FRAMEWORK values: the Telegram contract suite runs on each.
+FRAMEWORKS = ("ptb", "aiogram")
 
 
 def bot_settings(
