@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
+from aiogram.methods import GetChatAdministrators
 from aiogram.types import BotCommand
 
 from conversations.core.messages import MediaRef
@@ -41,6 +43,14 @@ class AiogramMediaFetcher:
         return data.read()
 
 
+class RawGetChatAdministrators(GetChatAdministrators):
+    """Only the members' ids are needed: read as raw JSON, so a member field that this
+    aiogram version requires and a Bot API server of another version omits (or the other
+    way round) does not turn every officer check into an error."""
+
+    __returning__ = list[dict[str, Any]]
+
+
 class AiogramChatAdmins:
     """getChatAdministrators, cached per chat for ``ttl`` seconds."""
 
@@ -56,8 +66,14 @@ class AiogramChatAdmins:
         cached = self._cache.get(chat_id)
         now = self.clock()
         if cached is None or now - cached[0] > self.ttl:
-            members = await self.bot.get_chat_administrators(chat_id=int(chat_id))
-            ids = frozenset(str(member.user.id) for member in members if not member.user.is_bot)
+            members: Any = await self.bot(RawGetChatAdministrators(chat_id=int(chat_id)))
+            ids = frozenset(
+                str(member["user"]["id"])
+                for member in members
+                if isinstance(member, dict)
+                and isinstance(member.get("user"), dict)
+                and not member["user"].get("is_bot")
+            )
             cached = (now, ids)
             self._cache[chat_id] = cached
         return user_id in cached[1]
