@@ -7,9 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from telegram import Bot
+
 from bot.runtime import KanalAduan
 from bot.settings import Settings
 from conversations.core.ports import Clock
+from handlers.telegram.aio.framework import aiogram_bot
+from handlers.telegram.aio.sender import AiogramSender
+from handlers.telegram.common import BotApiSender
+from handlers.telegram.sender import TelegramSender
 from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
@@ -54,3 +60,19 @@ async def running_bot(
         yield app
     finally:
         await app.stop()
+
+
+@asynccontextmanager
+async def framework_sender(fake: FakeTelegram, framework: str) -> AsyncIterator[BotApiSender]:
+    """The outbox's sending port on ``framework``, talking to the fake Bot API."""
+    if framework == "aiogram":
+        bot = aiogram_bot(TOKEN, fake.base_url)
+        try:
+            yield AiogramSender(bot)
+        finally:
+            await bot.session.close()
+        return
+    async with Bot(
+        TOKEN, base_url=f"{fake.base_url}/bot", base_file_url=f"{fake.base_url}/file/bot"
+    ) as ptb:
+        yield TelegramSender(ptb)
