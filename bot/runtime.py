@@ -58,10 +58,15 @@ WEB_DESK = "desk"
 
 
 class KanalAduan:
-    """One bot process. ``start`` returns once it takes updates; ``stop`` ends everything."""
+    """One bot process. ``start`` returns once it takes updates; ``stop`` ends everything.
 
-    def __init__(self, settings: Settings, clock: Clock | None = None):
+    ``embedded``: another bot's framework takes the Telegram updates and hands Kanal
+    Aduan's to ``self.inbox`` (``bot.embed``); no polling, no webhook, and the host's
+    command menu is left alone."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None, embedded: bool = False):
         self.settings = settings
+        self.embedded = embedded
         self.clock = clock or SystemClock()
         self.web: WebServer | None = None
         self.channels: dict[str, ChannelPlugin] = {}
@@ -86,8 +91,9 @@ class KanalAduan:
         self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         self.web_channel = WebChannel(settings, SqlWebStore(sessions), files)
         self.channels = {self.web_channel.name: self.web_channel}
+        embedded = self.embedded
         if settings.telegram_on and not settings.setup_mode:
-            self.telegram = TelegramChannel(settings, uow, self.redis)
+            self.telegram = TelegramChannel(settings, uow, self.redis, external_intake=embedded)
             self.channels[self.telegram.name] = self.telegram
             desk = ChatAddress(Channel.TELEGRAM, str(settings.admin_chat_id))
         else:
@@ -167,7 +173,7 @@ class KanalAduan:
             housekeeping=self._housekeeping,
         )
         if self.telegram is not None:
-            await self.telegram.initialize(bot_profiles(self.ctx))
+            await self.telegram.initialize([] if self.embedded else bot_profiles(self.ctx))
         await self.web_channel.prepare(self.ctx)
         routes: list[BaseRoute] = [
             health_route(sessions, self.inbox_store, self.clock),
