@@ -20,7 +20,7 @@ from sqlmodel import col
 from storage.database import create_engine, is_sqlite, session_factory
 from storage.tables import CitizenRow, ComplaintRow, InboxRow
 from tests.fakes.telegram_api import TINY_JPEG, FakeTelegram, FakeUser
-from tests.support.bot import ADMIN_CHAT_ID, TOKEN, running_bot
+from tests.support.bot import ADMIN_CHAT_ID, FRAMEWORKS, TOKEN, running_bot
 from tests.support.proxy import CuttableProxy
 
 GREETING = "Selamat datang"
@@ -66,8 +66,9 @@ async def settled(database_url: str, within: float = 60.0) -> None:
 
 
 class TestWebhookMode:
+    @pytest.mark.parametrize("framework", FRAMEWORKS)
     async def test_updates_come_by_webhook_checked_by_secret_and_applied_once(
-        self, fake: FakeTelegram, database_url: str, tmp_path: Path
+        self, fake: FakeTelegram, database_url: str, tmp_path: Path, framework: str
     ) -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -80,6 +81,7 @@ class TestWebhookMode:
             web_port=port,
             public_url=url,
             telegram_webhook_secret="rahasia-kota_42",
+            telegram_framework=framework,
         ):
             assert fake.webhook_url == f"{url}/webhooks/telegram"
             update = siti.send_command("/start")
