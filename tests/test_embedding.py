@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from bot.embed import EmbeddedKanal
+from handlers.telegram.embed import claim
 from storage.database import create_engine, session_factory
 from storage.tables import InboxRow
 from tests.fakes.telegram_api import FakeTelegram
@@ -155,3 +156,37 @@ async def test_a_city_bot_keeps_its_commands_and_kanal_aduan_takes_complaints(
         stored = await inbox_keys(city)
         assert len(stored) == 8  # seven steps of the dialogue, one press of an officer
         assert {f"tg:{u['update_id']}" for u in (asked, asked_again)}.isdisjoint(stored)
+
+
+class TestWhatKanalAduanTakes:
+    DESK = -100111
+    rule = claim([DESK], host_commands=["/start"], host_buttons=["cuaca:"])
+
+    @staticmethod
+    def message(chat: dict[str, object], text: str) -> dict[str, object]:
+        return {"update_id": 1, "message": {"chat": chat, "text": text}}
+
+    @staticmethod
+    def press(chat: dict[str, object], data: str) -> dict[str, object]:
+        return {"update_id": 2, "callback_query": {"message": {"chat": chat}, "data": data}}
+
+    def test_in_a_private_chat_its_commands_the_dialogue_and_its_buttons(self) -> None:
+        private = {"id": 7, "type": "private"}
+        assert self.rule.takes(self.message(private, "/lapor"))
+        assert self.rule.takes(self.message(private, "/status@kanal_bot ADU-2611-0001"))
+        assert self.rule.takes(self.message(private, "Jalan berlubang di depan SDN 2"))
+        assert self.rule.takes(self.press(private, "d:category:jalan"))
+
+    def test_the_host_keeps_its_commands_its_buttons_and_other_groups(self) -> None:
+        private = {"id": 7, "type": "private"}
+        other_group = {"id": -100222, "type": "supergroup"}
+        assert not self.rule.takes(self.message(private, "/cuaca"))
+        assert not self.rule.takes(self.message(private, "/start"))  # kept by the host
+        assert not self.rule.takes(self.press(private, "cuaca:besok"))
+        assert not self.rule.takes(self.message(other_group, "/antrian"))
+        assert not self.rule.takes(self.message(other_group, "halo"))
+
+    def test_everything_in_its_own_groups(self) -> None:
+        desk = {"id": self.DESK, "type": "supergroup"}
+        assert self.rule.takes(self.message(desk, "Sudah kami cek"))
+        assert self.rule.takes(self.press(desk, "anything"))
