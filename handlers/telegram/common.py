@@ -43,6 +43,18 @@ CALLBACK_LIMIT = 64
 # Telegram's words for a file id it will not send as a photo ("can't use file of
 # type Document as Photo", "wrong file identifier/HTTP URL specified", ...).
 FILE_REFUSED = re.compile(r"(?i)file|identifier|type")
+# Message kinds the bot does not take, named in its answer ("a sticker cannot ...").
+UNSUPPORTED_KINDS = (
+    "sticker",
+    "voice",
+    "video",
+    "video_note",
+    "animation",
+    "audio",
+    "document",
+    "poll",
+    "dice",
+)
 
 
 # -- raw updates into the inbox ---------------------------------------------------------

@@ -16,7 +16,7 @@ from conversations.core.messages import (
     MediaRef,
     Person,
 )
-from handlers.telegram.translate import UNSUPPORTED_KINDS
+from handlers.telegram.common import UNSUPPORTED_KINDS
 
 
 def person(user: User, phone: str | None = None) -> Person:
