@@ -315,11 +315,12 @@ def malformed_updates(
 
 
 class TestMalformedUpdates:
+    @pytest.mark.parametrize("framework", FRAMEWORKS)
     async def test_a_flood_of_malformed_updates_fails_none_and_the_bot_still_answers(
-        self, fake: FakeTelegram, database_url: str, tmp_path: Path
+        self, fake: FakeTelegram, database_url: str, tmp_path: Path, framework: str
     ) -> None:
         users = [fake.private_user(4000 + i, f"Warga{i}") for i in range(8)]
-        async with running_bot(fake, database_url, tmp_path):
+        async with running_bot(fake, database_url, tmp_path, telegram_framework=framework):
             for update in malformed_updates(fake, users, 300):
                 fake.push_update(update)
             await fake.wait_for(lambda: not fake.pending_updates, timeout=30)
