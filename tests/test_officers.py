@@ -6,7 +6,8 @@ DLH officer whose agency works in a forum topic (Dodi) and a group member who is
 no officer (Joko).
 
 Tests marked ``on_both_frameworks`` run on python-telegram-bot and on aiogram (the
-Telegram contract); the others on the default framework.
+Telegram contract); the others on the default framework. The whole path runs on both in
+``tests/test_telegram_frameworks.py``, which checks that both make the same calls.
 """
 
 from __future__ import annotations
@@ -75,7 +76,6 @@ async def dispatch_to_pupr(city: City, ticket: str) -> None:
 
 
 class TestTheWholePath:
-    @on_both_frameworks
     async def test_from_baru_to_selesai_with_a_citizen_a_desk_officer_and_an_agency_officer(
         self, city: City
     ) -> None:
@@ -123,7 +123,6 @@ class TestTheWholePath:
         ]
         assert events[-1].public_message == "Lubang sudah ditambal aspal."
 
-    @on_both_frameworks
     async def test_resolving_tells_the_citizen_what_was_done_with_the_after_photo_then_asks(
         self, city: City
     ) -> None:
