@@ -60,7 +60,8 @@ UNSUPPORTED_KINDS = (
 # -- raw updates into the inbox ---------------------------------------------------------
 
 
-def _chat_id(update: dict[str, Any]) -> Any:
+def update_chat_id(update: dict[str, Any]) -> Any:
+    """The chat a raw update belongs to (its lane in the inbox), or None."""
     for field in ("message", "edited_message", "channel_post", "edited_channel_post"):
         message = update.get(field)
         if isinstance(message, dict) and isinstance(message.get("chat"), dict):
@@ -86,7 +87,7 @@ def inbox_entry(update: Any) -> InboxEntry | None:
     update_id = update.get("update_id")
     if not _is_int(update_id):
         return None
-    chat = _chat_id(update)
+    chat = update_chat_id(update)
     return InboxEntry(
         key=f"tg:{update_id}",
         channel=CHANNEL,

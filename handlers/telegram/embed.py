@@ -17,7 +17,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes
 
-from handlers.telegram.common import _chat_id
+from handlers.telegram.common import update_chat_id
 
 # Every command the citizen dialogue and the officers' desk answer (with the aliases).
 COMMANDS = frozenset(
@@ -38,7 +38,7 @@ class Claim:
     host_buttons: tuple[str, ...] = ()
 
     def takes(self, update: dict[str, Any]) -> bool:
-        chat = _chat_id(update)
+        chat = update_chat_id(update)
         if chat in self.chats:
             return True
         query = update.get("callback_query")
