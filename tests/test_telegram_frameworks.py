@@ -7,11 +7,18 @@ The other scenarios of the Telegram contract run on both frameworks in their own
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from conversations.core.inbox import InboxEntry
+from handlers.telegram.common import TelegramPoller
 from tests.fakes.telegram_api import Call, FakeTelegram
+from tests.support.bot import FRAMEWORKS, TOKEN, framework_parts
 from tests.support.desk import City, build_city
 
 # Calls a framework makes for itself (start-up, polling), not for a citizen or officer.
@@ -115,3 +122,50 @@ async def test_both_frameworks_make_the_same_calls_for_the_same_conversation(
     assert answers["ptb"] == answers["aiogram"]
     assert len(answers["ptb"]) >= 4
     assert all(call.ok for fake in seen.values() for call in fake.calls)
+
+
+class StoredKeys:
+    """An inbox that only remembers what it was given."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    async def ingest(self, entries: Sequence[InboxEntry]) -> None:
+        self.keys += [entry.key for entry in entries]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+async def test_polling_reads_telegrams_refusals_the_same_way_on_both(
+    framework: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with FakeTelegram(token=TOKEN) as fake:
+        siti = fake.private_user(1001, "Siti")
+        fake.fail_next("getUpdates", status=429, retry_after=3)
+        fake.fail_next("getUpdates", status=409, description="Conflict: terminated by other")
+        fake.fail_next("getUpdates", status=502, description="Bad Gateway")
+        update = siti.send_command("/start")
+        waited: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            waited.append(seconds)
+
+        inbox = StoredKeys()
+        async with framework_parts(fake, framework, TOKEN) as parts:
+            poller = TelegramPoller(parts.fetch, inbox, fake.base_url, timeout=1, sleep=sleep)  # type: ignore[arg-type]
+            polling = asyncio.create_task(poller.run())
+            await fake.wait_for(lambda: inbox.keys)
+            polling.cancel()
+        assert inbox.keys == [f"tg:{update['update_id']}"]
+        assert waited == [3, 1, 2]
+        said = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+        assert said[0] == "Telegram asks to slow down polling; retrying in 3 s"
+        assert said[1].startswith("another bot instance (or a webhook) takes this bot's updates")
+        assert said[2] == (
+            f"cannot reach the Telegram Bot API at {fake.base_url}: Bad Gateway; check the "
+            "network or TELEGRAM_API_BASE_URL; retrying in 2 s"
+        )
+
+        async with framework_parts(fake, framework, "999:REVOKED") as parts:
+            poller = TelegramPoller(parts.fetch, inbox, fake.base_url, timeout=1, sleep=sleep)  # type: ignore[arg-type]
+            await asyncio.wait_for(poller.run(), 10)
+        assert poller.fatal is not None and "refuses TELEGRAM_BOT_TOKEN" in poller.fatal

@@ -11,10 +11,12 @@ from telegram import Bot
 
 from bot.runtime import KanalAduan
 from bot.settings import Settings
+from bot.telegram_channel import TelegramFramework
 from conversations.core.ports import Clock
-from handlers.telegram.aio.framework import aiogram_bot
+from handlers.telegram.aio.framework import AiogramTelegram, aiogram_bot
 from handlers.telegram.aio.sender import AiogramSender
 from handlers.telegram.common import BotApiSender
+from handlers.telegram.framework import PtbTelegram
 from handlers.telegram.sender import TelegramSender
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -76,3 +78,19 @@ async def framework_sender(fake: FakeTelegram, framework: str) -> AsyncIterator[
         TOKEN, base_url=f"{fake.base_url}/bot", base_file_url=f"{fake.base_url}/file/bot"
     ) as ptb:
         yield TelegramSender(ptb)
+
+
+@asynccontextmanager
+async def framework_parts(
+    fake: FakeTelegram, framework: str, token: str = TOKEN
+) -> AsyncIterator[TelegramFramework]:
+    """A framework's Telegram parts (Bot, intake, sender, raw ``getUpdates``) on the fake."""
+    parts: TelegramFramework = (
+        AiogramTelegram(token, fake.base_url)
+        if framework == "aiogram"
+        else PtbTelegram(token, fake.base_url)
+    )
+    try:
+        yield parts
+    finally:
+        await parts.close()
