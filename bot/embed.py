@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot.runtime import KanalAduan
 from bot.settings import Settings
-from handlers.telegram.common import inbox_entry
-from handlers.telegram.embed import Claim, KanalAduanHandler, claim
+from handlers.telegram.common import Claim, claim, inbox_entry
+from handlers.telegram.embed import KanalAduanHandler
 
 if TYPE_CHECKING:
     from aiogram import Router

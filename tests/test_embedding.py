@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from bot.embed import EmbeddedKanal
-from handlers.telegram.embed import claim
+from handlers.telegram.common import claim
 from storage.database import create_engine, session_factory
 from storage.tables import InboxRow
 from tests.fakes.telegram_api import FakeTelegram

@@ -19,7 +19,8 @@ import json
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -94,6 +95,64 @@ def inbox_entry(update: Any) -> InboxEntry | None:
         chat_key=f"{CHANNEL}:{chat}" if chat is not None else f"{CHANNEL}:?",
         payload=update,
     )
+
+
+# -- embedded in another bot -------------------------------------------------------------
+# Which updates a city's existing bot hands to Kanal Aduan (``bot.embed``). Kanal Aduan
+# takes everything in its own chats (the complaint desk, the agencies' groups); in private
+# chats its commands, every message that is not a command (the complaint dialogue) and the
+# buttons pressed, except the commands and button prefixes the host keeps. Everything else
+# (the host's commands, other groups) stays with the host's handlers.
+
+# Every command the citizen dialogue and the officers' desk answer (with the aliases).
+COMMANDS = frozenset(
+    {
+        "start", "menu", "lapor", "aduan_baru", "new", "batal", "cancel", "bahasa",
+        "language", "aduansaya", "mine", "status", "bantuan", "help", "privasi", "privacy",
+        "aduan", "antrian", "catatan", "laporan",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Kanal Aduan's part of a shared bot's updates."""
+
+    chats: frozenset[int]
+    host_commands: frozenset[str] = frozenset()
+    host_buttons: tuple[str, ...] = ()
+
+    def takes(self, update: dict[str, Any]) -> bool:
+        chat = update_chat_id(update)
+        if chat in self.chats:
+            return True
+        query = update.get("callback_query")
+        if isinstance(query, dict):
+            message = query.get("message") or {}
+            data = str(query.get("data") or "")
+            private = (message.get("chat") or {}).get("type") == "private"
+            return private and not data.startswith(self.host_buttons or ("\0",))
+        message = update.get("message") or update.get("edited_message")
+        if not isinstance(message, dict) or (message.get("chat") or {}).get("type") != "private":
+            return False
+        text = message.get("text")
+        if not isinstance(text, str) or not text.startswith("/"):
+            return True
+        name = text[1:].split(maxsplit=1)[0].partition("@")[0].lower() if text[1:] else ""
+        return name in COMMANDS and name not in self.host_commands
+
+
+def claim(
+    chats: Collection[int], host_commands: Collection[str] = (), host_buttons: Collection[str] = ()
+) -> Claim:
+    return Claim(
+        frozenset(chats),
+        frozenset(c.lstrip("/").lower() for c in host_commands),
+        tuple(host_buttons),
+    )
+
+
+Ingest = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 # -- polling ----------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The aiogram ``Router`` that hands Kanal Aduan's updates to its inbox (the rule is
-``handlers.telegram.embed.Claim``). Include it before the host's routers; handlers
+``handlers.telegram.common.Claim``). Include it before the host's routers; handlers
 registered on the ``Dispatcher`` itself run before any router.
 
 aiogram handles updates concurrently; ``EmbeddedKanal.ingest`` stores them one at a time
@@ -12,7 +12,7 @@ from typing import Any
 from aiogram import Router
 from aiogram.types import TelegramObject, Update
 
-from handlers.telegram.embed import Claim, Ingest
+from handlers.telegram.common import Claim, Ingest
 
 
 def raw(update: Update) -> dict[str, Any]:
