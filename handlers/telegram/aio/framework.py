@@ -5,6 +5,7 @@ calls ``{base}/bot<token>/<method>`` and fetches files from ``{base}/file/bot<to
 from __future__ import annotations
 
 import logging
+import mimetypes
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,8 +14,9 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
-from aiogram.methods import GetChatAdministrators
-from aiogram.types import BotCommand
+from aiogram.methods import GetChatAdministrators, TelegramMethod
+from aiogram.types import BotCommand, InputFile
+from aiohttp import FormData
 
 from conversations.core.messages import MediaRef
 from conversations.core.profile import BotProfile
@@ -25,8 +27,27 @@ from handlers.telegram.common import ALLOWED_UPDATES
 log = logging.getLogger(__name__)
 
 
+class TypedUploads(AiohttpSession):
+    """aiogram's session, whose uploads carry the type their name says (a report's
+    ``.xlsx`` arrives as a spreadsheet, not as ``application/octet-stream``), as
+    python-telegram-bot's do."""
+
+    def build_form_data(self, bot: Bot, method: TelegramMethod[Any]) -> FormData:
+        form = FormData(quote_fields=False)
+        files: dict[str, InputFile] = {}
+        for key, value in method.model_dump(warnings=False).items():
+            prepared = self.prepare_value(value, bot=bot, files=files)
+            if prepared:
+                form.add_field(key, prepared)
+        for key, upload in files.items():
+            name = upload.filename or key
+            kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            form.add_field(key, upload.read(bot), filename=name, content_type=kind)
+        return form
+
+
 def aiogram_bot(token: str, api_base_url: str) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base_url))
+    session = TypedUploads(api=TelegramAPIServer.from_base(api_base_url))
     return Bot(token, session=session)
 
 
