@@ -11,7 +11,6 @@ from datetime import timedelta
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import BaseRoute
-from telegram import Bot
 
 from bot import startup
 from bot.channels import ChannelPlugin
@@ -60,10 +59,15 @@ WEB_DESK = "desk"
 
 
 class KanalAduan:
-    """One bot process. ``start`` returns once it takes updates; ``stop`` ends everything."""
+    """One bot process. ``start`` returns once it takes updates; ``stop`` ends everything.
 
-    def __init__(self, settings: Settings, clock: Clock | None = None):
+    ``embedded``: another bot's framework takes the Telegram updates and hands Kanal
+    Aduan's to ``self.inbox`` (``bot.embed``); no polling, no webhook, and the host's
+    command menu is left alone."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None, embedded: bool = False):
         self.settings = settings
+        self.embedded = embedded
         self.clock = clock or SystemClock()
         self.web: WebServer | None = None
         self.channels: dict[str, ChannelPlugin] = {}
@@ -72,11 +76,6 @@ class KanalAduan:
         self.whatsapp: WhatsAppChannel | None = None
         self.setup: SetupMode | None = None
         self.announcement = ""
-
-    @property
-    def bot(self) -> Bot:
-        assert self.telegram is not None, "Telegram is off"
-        return self.telegram.bot
 
     async def start(self) -> None:
         settings = self.settings
@@ -94,8 +93,9 @@ class KanalAduan:
         self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         self.web_channel = WebChannel(settings, SqlWebStore(sessions), files)
         self.channels = {self.web_channel.name: self.web_channel}
+        embedded = self.embedded
         if settings.telegram_on and not settings.setup_mode:
-            self.telegram = TelegramChannel(settings, uow, self.redis)
+            self.telegram = TelegramChannel(settings, uow, self.redis, external_intake=embedded)
             self.channels[self.telegram.name] = self.telegram
             desk = ChatAddress(Channel.TELEGRAM, str(settings.admin_chat_id))
         else:
@@ -216,7 +216,7 @@ class KanalAduan:
             await startup.reach_bot_api(
                 settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base_url
             )
-            await self.telegram.initialize(bot_profiles(self.ctx))
+            await self.telegram.initialize([] if self.embedded else bot_profiles(self.ctx))
             await self.telegram.start(self.inbox, self._stop_for)
 
     def _stop_for(self, reason: str) -> None:

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     outbox_backoff_max_seconds: float = Field(default=300.0, gt=0)
     statistics_cache_seconds: float = Field(default=300.0, gt=0)
 
+    telegram_framework: Literal["ptb", "aiogram"] = "ptb"
     telegram_mode: Literal["polling", "webhook"] = "polling"
     telegram_webhook_path: str = "/webhooks/telegram"
     telegram_webhook_secret: SecretStr = Field(default=SecretStr(""))
@@ -172,7 +173,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("telegram_mode", mode="before")
+    @field_validator("telegram_mode", "telegram_framework", mode="before")
     @classmethod
     def _mode(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
@@ -257,7 +258,10 @@ class Settings(BaseSettings):
             return "Telegram off: no TELEGRAM_BOT_TOKEN"
         if self.setup_mode:
             return "Telegram in set-up mode: no ADMIN_CHAT_ID, it only answers /id"
-        return f"Telegram on ({self.telegram_mode}), complaint desk {self.admin_chat_id}"
+        how: str = self.telegram_mode
+        if self.telegram_framework != "ptb":
+            how += f", {self.telegram_framework}"
+        return f"Telegram on ({how}), complaint desk {self.admin_chat_id}"
 
     def secrets(self) -> list[str]:
         """Every value that must never be printed: each ``SecretStr`` setting, and the

@@ -1,31 +1,77 @@
-"""The Telegram channel on python-telegram-bot: polling or webhook, sending, files,
-and what the officers' desk needs (group administrators, forum topics)."""
+"""The Telegram channel, on python-telegram-bot (default) or aiogram 3
+(``TELEGRAM_FRAMEWORK``): polling or webhook, sending, files, and what the officers'
+desk needs (group administrators, forum topics).
+
+Both frameworks share the intake (our own ``getUpdates`` loop or webhook route into the
+durable inbox, see ``handlers.telegram.common``) and the sender's plan; each brings its
+Bot, its parsing of a raw update and its Bot API calls. ``external_intake`` is for a
+bot that embeds Kanal Aduan (``bot.embed``): the host's framework takes the updates and
+hands Kanal Aduan's to the inbox, so this channel neither polls nor sets a webhook.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from starlette.routing import BaseRoute
-from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from bot.settings import Settings
 from conversations.core.inbox import Inbox
 from conversations.core.messages import Channel
-from conversations.core.ports import UnitOfWorkFactory
+from conversations.core.ports import ChatAdmins, ForumTopics, MediaFetcher, UnitOfWorkFactory
 from conversations.core.profile import BotProfile
 from conversations.core.ratelimit import Limiter, SendLimits
 from conversations.core.topics import TopicSender
-from handlers.telegram.files import TelegramMediaFetcher
-from handlers.telegram.intake import ALLOWED_UPDATES, TelegramIntake, TelegramPoller, webhook_route
-from handlers.telegram.officers import TelegramChatAdmins, TelegramForumTopics
-from handlers.telegram.profile import introduce
-from handlers.telegram.sender import TelegramSender
+from handlers.telegram.common import (
+    BotApiSender,
+    Fetch,
+    TelegramIntakePort,
+    TelegramPoller,
+    webhook_route,
+)
 from storage.redis_limits import RedisSendLimits
+
+
+class TelegramFramework(Protocol):
+    """What a Telegram framework brings (``handlers.telegram.framework.PtbTelegram``,
+    ``handlers.telegram.aio.framework.AiogramTelegram``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def bot(self) -> Any: ...
+    @property
+    def intake(self) -> TelegramIntakePort: ...
+    @property
+    def sender(self) -> BotApiSender: ...
+    @property
+    def topics(self) -> ForumTopics: ...
+    @property
+    def fetcher(self) -> MediaFetcher: ...
+    @property
+    def admins(self) -> ChatAdmins: ...
+    @property
+    def fetch(self) -> Fetch: ...
+
+    async def initialize(self, profiles: list[BotProfile]) -> None: ...
+    async def set_webhook(self, url: str, secret: str) -> None: ...
+    async def delete_webhook(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+def telegram_framework(settings: Settings) -> TelegramFramework:
+    token = settings.telegram_bot_token.get_secret_value()
+    if settings.telegram_framework == "aiogram":
+        from handlers.telegram.aio.framework import AiogramTelegram
+
+        return AiogramTelegram(token, settings.telegram_api_base_url)
+    from handlers.telegram.framework import PtbTelegram
+
+    return PtbTelegram(token, settings.telegram_api_base_url)
 
 
 def telegram_limits(settings: Settings, redis: Redis | None = None) -> Limiter:
@@ -46,33 +92,32 @@ def telegram_limits(settings: Settings, redis: Redis | None = None) -> Limiter:
 class TelegramChannel:
     name = Channel.TELEGRAM.value
 
-    def __init__(self, settings: Settings, uow: UnitOfWorkFactory, redis: Redis | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        uow: UnitOfWorkFactory,
+        redis: Redis | None = None,
+        external_intake: bool = False,
+    ):
         self.settings = settings
-        base = settings.telegram_api_base_url
-        self.bot = Bot(
-            settings.telegram_bot_token.get_secret_value(),
-            base_url=f"{base}/bot",
-            base_file_url=f"{base}/file/bot",
-            # python-telegram-bot's default is one connection: every send would queue.
-            request=HTTPXRequest(connection_pool_size=64),
-            get_updates_request=HTTPXRequest(connection_pool_size=1),
+        self.framework = telegram_framework(settings)
+        self.external_intake = external_intake
+        self.intake = self.framework.intake
+        self.intake.answered_in_webhook = (
+            settings.telegram_mode == "webhook" and not external_intake
         )
-        self.intake = TelegramIntake(
-            self.bot, answered_in_webhook=settings.telegram_mode == "webhook"
-        )
-        self.sender = TopicSender(TelegramSender(self.bot), TelegramForumTopics(self.bot), uow)
+        self.sender = TopicSender(self.framework.sender, self.framework.topics, uow)
         self.limits = telegram_limits(settings, redis)
-        self.fetcher = TelegramMediaFetcher(self.bot)
-        self.admins = TelegramChatAdmins(self.bot)
+        self.fetcher = self.framework.fetcher
+        self.admins = self.framework.admins
         self._poll_task: asyncio.Task[None] | None = None
 
     async def initialize(self, profiles: list[BotProfile]) -> None:
-        await self.bot.initialize()
+        await self.framework.initialize(profiles)
         self.intake.ready = True
-        await introduce(self.bot, profiles)
 
     def routes(self, inbox: Inbox) -> list[BaseRoute]:
-        if self.settings.telegram_mode != "webhook":
+        if self.settings.telegram_mode != "webhook" or self.external_intake:
             return []
         return [
             webhook_route(
@@ -82,17 +127,19 @@ class TelegramChannel:
 
     async def start(self, inbox: Inbox, on_fatal: Callable[[str], None]) -> None:
         settings = self.settings
+        if self.external_intake:
+            return
         if settings.telegram_mode == "webhook":
-            await self.bot.set_webhook(
-                f"{settings.public_url}{settings.telegram_webhook_path}",
-                secret_token=settings.webhook_secret(),
-                allowed_updates=ALLOWED_UPDATES,
-                drop_pending_updates=False,
+            await self.framework.set_webhook(
+                f"{settings.public_url}{settings.telegram_webhook_path}", settings.webhook_secret()
             )
             return
-        await self.bot.delete_webhook(drop_pending_updates=False)
+        await self.framework.delete_webhook()
         poller = TelegramPoller(
-            self.bot, inbox, settings.telegram_api_base_url, timeout=settings.telegram_poll_timeout
+            self.framework.fetch,
+            inbox,
+            settings.telegram_api_base_url,
+            timeout=settings.telegram_poll_timeout,
         )
 
         async def poll() -> None:
@@ -110,4 +157,4 @@ class TelegramChannel:
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
-            await self.bot.shutdown()
+            await self.framework.close()

@@ -4,6 +4,10 @@ A citizen (Siti), a desk officer listed in the city YAML (Budi), an administrato
 of the admin group (Ani), a PUPR officer who works in PUPR's own group (Wati), a
 DLH officer whose agency works in a forum topic (Dodi) and a group member who is
 no officer (Joko).
+
+Tests marked ``on_both_frameworks`` run on python-telegram-bot and on aiogram (the
+Telegram contract); the others on the default framework. The whole path runs on both in
+``tests/test_telegram_frameworks.py``, which checks that both make the same calls.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from conversations.core.lifecycle import Status
 from storage.database import create_engine, session_factory
 from storage.tables import ComplaintRow, EventRow
 from tests.fakes.telegram_api import FakeTelegram
+from tests.support.bot import FRAMEWORKS
 from tests.support.desk import DESCRIPTION, City, build_city
 
 PUPR = "Dinas PUPR"  # the agency's short name
@@ -31,8 +36,13 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-def city(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> City:
-    return build_city(fake, sqlite_url, tmp_path)
+def city(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> City:
+    return build_city(fake, sqlite_url, tmp_path, getattr(request, "param", "ptb"))
+
+
+on_both_frameworks = pytest.mark.parametrize("city", FRAMEWORKS, indirect=True)
 
 
 async def complaint_row(city: City, ticket: str) -> tuple[ComplaintRow, list[EventRow]]:
@@ -136,6 +146,7 @@ class TestTheWholePath:
 
 
 class TestWhoMayAct:
+    @on_both_frameworks
     async def test_a_non_officer_pressing_a_button_is_refused_and_nothing_changes(
         self, city: City
     ) -> None:
@@ -151,6 +162,7 @@ class TestWhoMayAct:
         row, events = await complaint_row(city, ticket)
         assert row.status == "baru" and row.version == 1 and len(events) == 1
 
+    @on_both_frameworks
     async def test_an_administrator_of_the_admin_group_is_a_desk_officer(self, city: City) -> None:
         async with city.bot():
             ticket = await city.file_complaint()
@@ -207,6 +219,7 @@ class TestWhoMayAct:
 
 
 class TestAnswersAndNotes:
+    @on_both_frameworks
     async def test_an_officers_reply_to_the_card_reaches_the_citizen_with_its_photo(
         self, city: City
     ) -> None:
@@ -230,6 +243,7 @@ class TestAnswersAndNotes:
         assert answer.public_message == "Tim sudah meninjau lokasi, perbaikan minggu depan."
         assert len(answer.attachment_ids) == 1
 
+    @on_both_frameworks
     async def test_an_internal_note_does_not_reach_the_citizen(self, city: City) -> None:
         async with city.bot():
             ticket = await city.file_complaint()
@@ -246,6 +260,7 @@ class TestAnswersAndNotes:
             assert len(city.citizen_texts()) == heard_before
             assert not any("bulan lalu" in t for t in city.citizen_texts())
 
+    @on_both_frameworks
     async def test_aduan_shows_the_history_and_antrian_lists_the_oldest_first(
         self, city: City
     ) -> None:
@@ -335,6 +350,7 @@ class TestMoreInformation:
         row, events = await complaint_row(city, ticket)
         assert row.status == "didisposisikan" and events[-1].action == "resume"
 
+    @on_both_frameworks
     async def test_reject_asks_for_a_reason_and_the_citizen_reads_it(self, city: City) -> None:
         async with city.bot():
             ticket = await city.file_complaint()
@@ -382,6 +398,7 @@ class TestRestart:
 
 
 class TestAgencyTopics:
+    @on_both_frameworks
     async def test_the_agency_topic_is_created_on_first_use_and_again_when_deleted(
         self, city: City
     ) -> None:

@@ -22,6 +22,7 @@ from conversations.core.duties import Duties
 from conversations.core.messages import Channel, ChatAddress, Reply
 from conversations.core.outbox import queue
 from conversations.core.ratelimit import SendLimits
+from handlers.telegram.common import BotApiSender
 from handlers.telegram.sender import TelegramSender
 from storage import migrate
 from storage.database import create_engine, is_sqlite, session_factory
@@ -32,7 +33,7 @@ from storage.tables import CitizenRow, OutboxRow
 from storage.unit_of_work import SqlUnitOfWork
 from storage.workers import SqlWorkers, new_worker_id
 from tests.fakes.telegram_api import TINY_JPEG, FakeTelegram
-from tests.support.bot import ADMIN_CHAT_ID, TOKEN, running_bot
+from tests.support.bot import ADMIN_CHAT_ID, FRAMEWORKS, TOKEN, framework_sender, running_bot
 from tests.support.core import Core, build_core
 
 FAST = {"global_per_second": 5000.0, "private_per_second": 5000.0, "private_burst": 100}
@@ -52,6 +53,13 @@ async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
         yield bot
 
 
+@pytest.fixture(params=FRAMEWORKS)
+async def sender(fake: FakeTelegram, request: pytest.FixtureRequest) -> AsyncIterator[BotApiSender]:
+    """The sending port on each Telegram framework: the same outcomes from the same errors."""
+    async with framework_sender(fake, request.param) as port:
+        yield port
+
+
 @pytest.fixture
 def core(engine: AsyncEngine, tmp_path: Path) -> Core:
     core = build_core(engine, tmp_path / "media")
@@ -59,12 +67,14 @@ def core(engine: AsyncEngine, tmp_path: Path) -> Core:
     return core
 
 
-def deliverer(engine: AsyncEngine, bot: Bot, core: Core | None = None, **kw: object) -> Deliverer:
+def deliverer(
+    engine: AsyncEngine, bot: Bot | BotApiSender, core: Core | None = None, **kw: object
+) -> Deliverer:
     limits = kw.pop("limits", None) or SendLimits(**FAST)  # type: ignore[arg-type]
     owner = kw.pop("owner", None)
     d = Deliverer(
         SqlOutboxQueue(session_factory(engine), owner=owner),  # type: ignore[arg-type]
-        {Channel.TELEGRAM.value: TelegramSender(bot)},
+        {Channel.TELEGRAM.value: TelegramSender(bot) if isinstance(bot, Bot) else bot},
         LocalFileStore(Path("/nonexistent")),
         SystemClock(),
         limits,  # type: ignore[arg-type]
@@ -134,12 +144,12 @@ async def test_same_event_is_queued_once(core: Core, engine: AsyncEngine) -> Non
 
 
 async def test_429_waits_retry_after_and_keeps_order(
-    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+    fake: FakeTelegram, sender: BotApiSender, core: Core, engine: AsyncEngine
 ) -> None:
     user = fake.private_user(1001)
     await push(core, user.id, ["satu", "dua", "tiga"])
     fake.fail_next("sendMessage", status=429, retry_after=1, chat_id=user.id)
-    d = deliverer(engine, bot)
+    d = deliverer(engine, sender)
     await until_settled(d, engine)
     assert texts_to(fake, user.id) == ["satu", "dua", "tiga"]
     refused = [c for c in fake.calls if c.status == 429]
@@ -190,13 +200,13 @@ async def test_gives_up_after_max_attempts_and_tells_the_desk_once(
 
 
 async def test_403_marks_the_citizen_unreachable_and_tells_the_desk(
-    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+    fake: FakeTelegram, sender: BotApiSender, core: Core, engine: AsyncEngine
 ) -> None:
     user = fake.private_user(1001)
     complaint = await add_complaint(core, user.id)
     await push(core, user.id, ["satu", "dua"], complaint.id)
     fake.block(user)
-    d = deliverer(engine, bot, core)
+    d = deliverer(engine, sender, core)
     await until_settled(d, engine)
     assert texts_to(fake, user.id) == []
     assert len([c for c in fake.calls if c.status == 403]) == 1  # no retries

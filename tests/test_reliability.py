@@ -20,7 +20,7 @@ from sqlmodel import col
 from storage.database import create_engine, is_sqlite, session_factory
 from storage.tables import CitizenRow, ComplaintRow, InboxRow
 from tests.fakes.telegram_api import TINY_JPEG, FakeTelegram, FakeUser
-from tests.support.bot import ADMIN_CHAT_ID, TOKEN, running_bot
+from tests.support.bot import ADMIN_CHAT_ID, FRAMEWORKS, TOKEN, running_bot
 from tests.support.proxy import CuttableProxy
 
 GREETING = "Selamat datang"
@@ -66,8 +66,9 @@ async def settled(database_url: str, within: float = 60.0) -> None:
 
 
 class TestWebhookMode:
+    @pytest.mark.parametrize("framework", FRAMEWORKS)
     async def test_updates_come_by_webhook_checked_by_secret_and_applied_once(
-        self, fake: FakeTelegram, database_url: str, tmp_path: Path
+        self, fake: FakeTelegram, database_url: str, tmp_path: Path, framework: str
     ) -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -80,6 +81,7 @@ class TestWebhookMode:
             web_port=port,
             public_url=url,
             telegram_webhook_secret="rahasia-kota_42",
+            telegram_framework=framework,
         ):
             assert fake.webhook_url == f"{url}/webhooks/telegram"
             update = siti.send_command("/start")
@@ -336,8 +338,20 @@ class TestMalformedUpdates:
     async def test_a_flood_of_malformed_updates_fails_none_and_the_bot_still_answers(
         self, fake: FakeTelegram, database_url: str, tmp_path: Path
     ) -> None:
+        await self.flood(fake, database_url, tmp_path, "ptb")
+
+    async def test_aiogram_reads_the_same_flood_without_a_failure(
+        self, fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+    ) -> None:
+        """Parsing is what differs between the frameworks; storage is the same, so
+        SQLite suffices here."""
+        await self.flood(fake, sqlite_url, tmp_path, "aiogram")
+
+    async def flood(
+        self, fake: FakeTelegram, database_url: str, tmp_path: Path, framework: str
+    ) -> None:
         users = [fake.private_user(4000 + i, f"Warga{i}") for i in range(8)]
-        async with running_bot(fake, database_url, tmp_path):
+        async with running_bot(fake, database_url, tmp_path, telegram_framework=framework):
             for update in malformed_updates(fake, users, 300):
                 fake.push_update(update)
             await fake.wait_for(lambda: not fake.pending_updates, timeout=30)

@@ -20,7 +20,7 @@ from PIL import Image
 
 from bot.runtime import KanalAduan
 from tests.fakes.telegram_api import FakeChat, FakeTelegram, SentMessage
-from tests.support.bot import running_bot
+from tests.support.bot import FRAMEWORKS, running_bot
 from tests.support.core import FrozenClock
 from tests.support.desk import FAST_LIMITS, City, build_city
 from tests.support.reports import AS_OF, Dataset, december_database, wib
@@ -37,8 +37,10 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-async def city(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> City:
-    return build_city(fake, sqlite_url, tmp_path)
+async def city(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> City:
+    return build_city(fake, sqlite_url, tmp_path, getattr(request, "param", "ptb"))
 
 
 @pytest.fixture
@@ -54,6 +56,7 @@ def running(city: City, clock: FrozenClock) -> AbstractAsyncContextManager[Kanal
         city.tmp_path,
         clock,
         city_config_path=city.city_path,
+        telegram_framework=city.framework,
         **GROUP_LIMIT,
     )
 
@@ -78,6 +81,7 @@ def tickets(book: openpyxl.Workbook) -> set[str]:
     return {str(row[0]) for row in sheet.iter_rows(min_row=2, values_only=True) if row[0]}
 
 
+@pytest.mark.parametrize("city", FRAMEWORKS, indirect=True)
 async def test_laporan_in_the_admin_group_sends_the_chart_and_the_workbook(
     city: City, dataset: Dataset
 ) -> None:

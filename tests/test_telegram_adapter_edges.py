@@ -1,4 +1,4 @@
-"""Telegram edge cases, through the real bot against the fake Bot API."""
+"""Telegram edge cases, through the real bot against the fake Bot API, on both frameworks."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ import pytest
 
 from conversations.core.messages import Inbound
 from tests.fakes.telegram_api import FakeTelegram
-from tests.support.bot import ADMIN_CHAT_ID, TOKEN, running_bot
+from tests.support.bot import ADMIN_CHAT_ID, FRAMEWORKS, TOKEN, running_bot
 
 DESK_OFFICER = 501
+
+
+@pytest.fixture(params=FRAMEWORKS)
+def framework(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
@@ -22,11 +27,11 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 
 async def test_a_command_for_another_bot_is_left_alone(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, framework: str
 ) -> None:
     budi = fake.private_user(user_id=DESK_OFFICER, first_name="Budi")
     admin = fake.group(chat_id=ADMIN_CHAT_ID, title="Meja Aduan", admins=[DESK_OFFICER])
-    async with running_bot(fake, sqlite_url, tmp_path):
+    async with running_bot(fake, sqlite_url, tmp_path, telegram_framework=framework):
         budi.send_command_in(admin, "/antrian@some_other_bot")
         await fake.wait_idle()
         assert not [t for t in fake.texts_to(ADMIN_CHAT_ID) if "Ringkasan harian" not in t]
@@ -37,11 +42,17 @@ async def test_a_command_for_another_bot_is_left_alone(
 
 
 async def test_a_failure_in_the_officers_group_is_said_there_without_details(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeTelegram,
+    sqlite_url: str,
+    tmp_path: Path,
+    framework: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     budi = fake.private_user(user_id=DESK_OFFICER, first_name="Budi")
     admin = fake.group(chat_id=ADMIN_CHAT_ID, title="Meja Aduan", admins=[DESK_OFFICER])
-    async with running_bot(fake, sqlite_url, tmp_path, inbox_max_attempts=2) as app:
+    async with running_bot(
+        fake, sqlite_url, tmp_path, inbox_max_attempts=2, telegram_framework=framework
+    ) as app:
 
         async def broken(inbound: Inbound) -> str | None:
             raise RuntimeError("database exploded at line 42")
@@ -56,10 +67,14 @@ async def test_a_failure_in_the_officers_group_is_said_there_without_details(
 
 
 async def test_a_failed_button_press_is_still_answered(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeTelegram,
+    sqlite_url: str,
+    tmp_path: Path,
+    framework: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     siti = fake.private_user(user_id=1001, first_name="Siti")
-    async with running_bot(fake, sqlite_url, tmp_path) as app:
+    async with running_bot(fake, sqlite_url, tmp_path, telegram_framework=framework) as app:
         siti.send_command("/start")
         menu = await fake.next_message_to(siti.id)
 
@@ -73,10 +88,10 @@ async def test_a_failed_button_press_is_still_answered(
 
 
 async def test_an_anonymous_admin_is_asked_to_act_under_their_own_name(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, framework: str
 ) -> None:
     admin = fake.group(chat_id=ADMIN_CHAT_ID, title="Meja Aduan", admins=[DESK_OFFICER])
-    async with running_bot(fake, sqlite_url, tmp_path):
+    async with running_bot(fake, sqlite_url, tmp_path, telegram_framework=framework):
         fake.push_update(
             {
                 "message": {

@@ -1,4 +1,5 @@
-"""A citizen files a complaint on Telegram: the real bot over real HTTP, against the fake API."""
+"""A citizen files a complaint on Telegram: the real bot over real HTTP, against the fake API,
+on python-telegram-bot and on aiogram (every test runs on both: the Telegram contract)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
-from tests.support.bot import ADMIN_CHAT_ID, TOKEN, running_bot
+from tests.support.bot import ADMIN_CHAT_ID, FRAMEWORKS, TOKEN, running_bot
 
 DESCRIPTION = "Lampu jalan di Jl. Merdeka mati semua sejak Senin, gelap dan rawan begal."
 PHOTO_1 = b"\xff\xd8\xff\xe0" + b"first photo" * 20
@@ -30,6 +31,11 @@ async def with_buttons(fake: FakeTelegram, chat_id: int) -> SentMessage:
     return latest
 
 
+@pytest.fixture(params=FRAMEWORKS)
+def framework(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram(token=TOKEN) as server:
@@ -38,10 +44,10 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 
 async def test_full_complaint_with_location_and_two_photos(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, framework: str
 ) -> None:
     siti = fake.private_user(user_id=1001, first_name="Siti", username="siti_blitar")
-    async with running_bot(fake, sqlite_url, tmp_path):
+    async with running_bot(fake, sqlite_url, tmp_path, telegram_framework=framework):
         siti.send_command("/start")
         menu = await fake.next_message_to(siti.id)
         assert "Selamat datang" in text(menu)
@@ -96,12 +102,12 @@ async def test_full_complaint_with_location_and_two_photos(
 
 
 async def test_anonymous_reporter_never_reaches_the_officers(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, framework: str
 ) -> None:
     rina = fake.private_user(
         user_id=7771, first_name="Rina", last_name="Wulandari", username="rinawu"
     )
-    async with running_bot(fake, sqlite_url, tmp_path):
+    async with running_bot(fake, sqlite_url, tmp_path, telegram_framework=framework):
         rina.send_command("/lapor")
         rina.press_button(await fake.next_message_to(rina.id), "Bantuan sosial")
         await fake.next_message_to(rina.id)
@@ -124,17 +130,17 @@ async def test_anonymous_reporter_never_reaches_the_officers(
 
 
 async def test_the_dialogue_resumes_after_a_restart(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, framework: str
 ) -> None:
     budi = fake.private_user(user_id=1002, first_name="Budi")
-    async with running_bot(fake, sqlite_url, tmp_path):
+    async with running_bot(fake, sqlite_url, tmp_path, telegram_framework=framework):
         budi.send_command("/lapor")
         budi.press_button(await fake.next_message_to(budi.id), "Sampah dan kebersihan")
         await fake.next_message_to(budi.id)
         budi.send_text("Sampah menumpuk di TPS Pasar Legi, tidak diangkut lima hari.")
         assert text(await fake.next_message_to(budi.id)).startswith("Langkah 3/5")
 
-    async with running_bot(fake, sqlite_url, tmp_path):
+    async with running_bot(fake, sqlite_url, tmp_path, telegram_framework=framework):
         budi.send_text("TPS Pasar Legi, Jl. Kenanga")
         assert text(await fake.next_message_to(budi.id)).startswith("Langkah 4/5")
         budi.press_button(await with_buttons(fake, budi.id), "Lewati ➡️")
@@ -145,10 +151,10 @@ async def test_the_dialogue_resumes_after_a_restart(
 
 
 async def test_a_redelivered_update_changes_nothing(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, framework: str
 ) -> None:
     ani = fake.private_user(user_id=1003, first_name="Ani")
-    async with running_bot(fake, sqlite_url, tmp_path):
+    async with running_bot(fake, sqlite_url, tmp_path, telegram_framework=framework):
         ani.send_command("/lapor")
         ani.press_button(await fake.next_message_to(ani.id), "Kesehatan")
         await fake.next_message_to(ani.id)
@@ -162,11 +168,15 @@ async def test_a_redelivered_update_changes_nothing(
 
 
 async def test_the_token_never_appears_in_logs(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    fake: FakeTelegram,
+    sqlite_url: str,
+    tmp_path: Path,
+    framework: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     eko = fake.private_user(user_id=1004, first_name="Eko")
-    async with running_bot(fake, sqlite_url, tmp_path):
+    async with running_bot(fake, sqlite_url, tmp_path, telegram_framework=framework):
         eko.send_command("/start")
         await fake.next_message_to(eko.id)
     assert caplog.records
@@ -175,10 +185,10 @@ async def test_the_token_never_appears_in_logs(
 
 
 async def test_an_image_sent_as_a_file_reaches_the_desk_as_a_photo(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, framework: str
 ) -> None:
     budi = fake.private_user(user_id=1003, first_name="Budi")
-    async with running_bot(fake, sqlite_url, tmp_path):
+    async with running_bot(fake, sqlite_url, tmp_path, telegram_framework=framework):
         budi.send_command("/lapor")
         budi.press_button(await fake.next_message_to(budi.id), "Sampah dan kebersihan")
         await fake.next_message_to(budi.id)
@@ -200,10 +210,10 @@ async def test_an_image_sent_as_a_file_reaches_the_desk_as_a_photo(
 
 
 async def test_a_photo_right_after_the_pin_is_the_first_photo(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, framework: str
 ) -> None:
     dewi = fake.private_user(user_id=1005, first_name="Dewi")
-    async with running_bot(fake, sqlite_url, tmp_path):
+    async with running_bot(fake, sqlite_url, tmp_path, telegram_framework=framework):
         dewi.send_command("/lapor")
         dewi.press_button(await fake.next_message_to(dewi.id), "Jalan dan jembatan")
         await fake.next_message_to(dewi.id)
@@ -234,10 +244,10 @@ async def test_a_photo_right_after_the_pin_is_the_first_photo(
 
 
 async def test_an_album_is_answered_with_one_message(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, framework: str
 ) -> None:
     eka = fake.private_user(user_id=1006, first_name="Eka")
-    async with running_bot(fake, sqlite_url, tmp_path):
+    async with running_bot(fake, sqlite_url, tmp_path, telegram_framework=framework):
         eka.send_command("/lapor")
         eka.press_button(await fake.next_message_to(eka.id), "Sampah dan kebersihan")
         await fake.next_message_to(eka.id)
@@ -256,9 +266,9 @@ async def test_an_album_is_answered_with_one_message(
 
 
 async def test_the_bot_introduces_itself_in_both_languages(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, framework: str
 ) -> None:
-    async with running_bot(fake, sqlite_url, tmp_path):
+    async with running_bot(fake, sqlite_url, tmp_path, telegram_framework=framework):
         pass
     default = '[{"type": "default"}, ""]'
     english = '[{"type": "default"}, "en"]'

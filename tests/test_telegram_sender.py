@@ -1,4 +1,5 @@
-"""What the Telegram sender does with awkward outbox rows, against the fake Bot API."""
+"""What the Telegram sender does with awkward outbox rows, against the fake Bot API, on
+both frameworks."""
 
 from __future__ import annotations
 
@@ -6,15 +7,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from telegram import Bot
 
 from conversations.core.domain import OutboxItem
 from conversations.core.messages import Choice, Reply
 from conversations.core.ports import SendOutcome
-from handlers.telegram.sender import TelegramSender
+from handlers.telegram.common import BotApiSender
 from storage.files import LocalFileStore
 from tests.fakes.telegram_api import FakeTelegram
-from tests.support.bot import TOKEN
+from tests.support.bot import FRAMEWORKS, TOKEN, framework_sender
 
 CITIZEN = 1001
 
@@ -26,11 +26,10 @@ async def fake() -> AsyncIterator[FakeTelegram]:
         yield server
 
 
-@pytest.fixture
-async def sender(fake: FakeTelegram) -> AsyncIterator[TelegramSender]:
-    bot = Bot(TOKEN, base_url=f"{fake.base_url}/bot", base_file_url=f"{fake.base_url}/file/bot")
-    async with bot:
-        yield TelegramSender(bot)
+@pytest.fixture(params=FRAMEWORKS)
+async def sender(fake: FakeTelegram, request: pytest.FixtureRequest) -> AsyncIterator[BotApiSender]:
+    async with framework_sender(fake, request.param) as port:
+        yield port
 
 
 def row(reply: Reply, **payload: object) -> OutboxItem:
@@ -44,7 +43,7 @@ def row(reply: Reply, **payload: object) -> OutboxItem:
 
 
 async def test_a_reply_to_a_deleted_message_is_sent_anyway(
-    sender: TelegramSender, fake: FakeTelegram, tmp_path: Path
+    sender: BotApiSender, fake: FakeTelegram, tmp_path: Path
 ) -> None:
     result = await sender.deliver(
         row(Reply("Jawaban petugas"), reply_to=9999), LocalFileStore(tmp_path)
@@ -54,7 +53,7 @@ async def test_a_reply_to_a_deleted_message_is_sent_anyway(
 
 
 async def test_leaving_the_location_step_removes_its_keyboard_and_keeps_the_buttons(
-    sender: TelegramSender, fake: FakeTelegram, tmp_path: Path
+    sender: BotApiSender, fake: FakeTelegram, tmp_path: Path
 ) -> None:
     reply = Reply("Langkah 4/5", choices=((Choice("nav:skip", "Lewati"),),), remove_keyboard=True)
     result = await sender.deliver(row(reply), LocalFileStore(tmp_path))
@@ -65,7 +64,7 @@ async def test_leaving_the_location_step_removes_its_keyboard_and_keeps_the_butt
 
 
 async def test_a_reply_that_cannot_be_rendered_is_refused_not_retried(
-    sender: TelegramSender, tmp_path: Path
+    sender: BotApiSender, tmp_path: Path
 ) -> None:
     reply = Reply("x", choices=((Choice("x" * 65, "too long"),),))
     result = await sender.deliver(row(reply), LocalFileStore(tmp_path))

@@ -15,18 +15,7 @@ from conversations.core.messages import (
     MediaRef,
     Person,
 )
-
-UNSUPPORTED_KINDS = (
-    "sticker",
-    "voice",
-    "video",
-    "video_note",
-    "animation",
-    "audio",
-    "document",
-    "poll",
-    "dice",
-)
+from handlers.telegram.common import UNSUPPORTED_KINDS
 
 
 def person(user: User, phone: str | None = None) -> Person:

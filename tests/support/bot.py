@@ -1,4 +1,5 @@
-"""Run the real bot (python-telegram-bot, polling) against the fake Bot API on 127.0.0.1."""
+"""Run the real bot (python-telegram-bot or aiogram, polling) against the fake Bot API on
+127.0.0.1."""
 
 from __future__ import annotations
 
@@ -6,13 +7,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from telegram import Bot
+
 from bot.runtime import KanalAduan
 from bot.settings import Settings
+from bot.telegram_channel import TelegramFramework
 from conversations.core.ports import Clock
+from handlers.telegram.aio.framework import AiogramTelegram, aiogram_bot
+from handlers.telegram.aio.sender import AiogramSender
+from handlers.telegram.common import BotApiSender
+from handlers.telegram.framework import PtbTelegram
+from handlers.telegram.sender import TelegramSender
 from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
 ADMIN_CHAT_ID = -1001234567890
+# TELEGRAM_FRAMEWORK values: the Telegram contract suite runs on each.
+FRAMEWORKS = ("ptb", "aiogram")
 
 
 def bot_settings(
@@ -51,3 +62,35 @@ async def running_bot(
         yield app
     finally:
         await app.stop()
+
+
+@asynccontextmanager
+async def framework_sender(fake: FakeTelegram, framework: str) -> AsyncIterator[BotApiSender]:
+    """The outbox's sending port on ``framework``, talking to the fake Bot API."""
+    if framework == "aiogram":
+        bot = aiogram_bot(TOKEN, fake.base_url)
+        try:
+            yield AiogramSender(bot)
+        finally:
+            await bot.session.close()
+        return
+    async with Bot(
+        TOKEN, base_url=f"{fake.base_url}/bot", base_file_url=f"{fake.base_url}/file/bot"
+    ) as ptb:
+        yield TelegramSender(ptb)
+
+
+@asynccontextmanager
+async def framework_parts(
+    fake: FakeTelegram, framework: str, token: str = TOKEN
+) -> AsyncIterator[TelegramFramework]:
+    """A framework's Telegram parts (Bot, intake, sender, raw ``getUpdates``) on the fake."""
+    parts: TelegramFramework = (
+        AiogramTelegram(token, fake.base_url)
+        if framework == "aiogram"
+        else PtbTelegram(token, fake.base_url)
+    )
+    try:
+        yield parts
+    finally:
+        await parts.close()

@@ -70,6 +70,7 @@ class City:
     database_url: str
     tmp_path: Path
     city_path: Path
+    framework: str = "ptb"  # TELEGRAM_FRAMEWORK
 
     @asynccontextmanager
     async def bot(
@@ -81,6 +82,7 @@ class City:
             self.tmp_path,
             clock,
             city_config_path=self.city_path,
+            telegram_framework=self.framework,
             **{**FAST_LIMITS, **overrides},
         ) as app:
             yield app
@@ -194,7 +196,9 @@ class City:
         return ticket
 
 
-def build_city(fake: FakeTelegram, database_url: str, tmp_path: Path) -> City:
+def build_city(
+    fake: FakeTelegram, database_url: str, tmp_path: Path, framework: str = "ptb"
+) -> City:
     citizen = fake.private_user(7770123, "Siti", username="siti_rahayu", last_name="Rahayu")
     desk = fake.private_user(501, "Budi", username="budi_meja")
     chief = fake.private_user(502, "Ani", username="ani_kabag")
@@ -206,5 +210,5 @@ def build_city(fake: FakeTelegram, database_url: str, tmp_path: Path) -> City:
     city_path = city_yaml(tmp_path, desk=[desk.id], pupr=[pupr_officer.id], dlh=[dlh_officer.id])
     return City(
         fake, admin, pupr, citizen, desk, chief, pupr_officer, dlh_officer, stranger,
-        database_url, tmp_path, city_path,
+        database_url, tmp_path, city_path, framework,
     )  # fmt: skip

@@ -1,0 +1,49 @@
+"""The Telegram channel's parts on python-telegram-bot (``TELEGRAM_FRAMEWORK=ptb``)."""
+
+from __future__ import annotations
+
+from telegram import Bot
+from telegram.request import HTTPXRequest
+
+from conversations.core.profile import BotProfile
+from handlers.telegram.common import ALLOWED_UPDATES
+from handlers.telegram.files import TelegramMediaFetcher
+from handlers.telegram.intake import TelegramIntake, raw_updates
+from handlers.telegram.officers import TelegramChatAdmins, TelegramForumTopics
+from handlers.telegram.profile import introduce
+from handlers.telegram.sender import TelegramSender
+
+
+class PtbTelegram:
+    name = "ptb"
+
+    def __init__(self, token: str, api_base_url: str):
+        self.bot = Bot(
+            token,
+            base_url=f"{api_base_url}/bot",
+            base_file_url=f"{api_base_url}/file/bot",
+            # python-telegram-bot's default is one connection: every send would queue.
+            request=HTTPXRequest(connection_pool_size=64),
+            get_updates_request=HTTPXRequest(connection_pool_size=1),
+        )
+        self.intake = TelegramIntake(self.bot)
+        self.sender = TelegramSender(self.bot)
+        self.topics = TelegramForumTopics(self.bot)
+        self.fetcher = TelegramMediaFetcher(self.bot)
+        self.admins = TelegramChatAdmins(self.bot)
+        self.fetch = raw_updates(self.bot)
+
+    async def initialize(self, profiles: list[BotProfile]) -> None:
+        await self.bot.initialize()
+        await introduce(self.bot, profiles)
+
+    async def set_webhook(self, url: str, secret: str) -> None:
+        await self.bot.set_webhook(
+            url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
+        )
+
+    async def delete_webhook(self) -> None:
+        await self.bot.delete_webhook(drop_pending_updates=False)
+
+    async def close(self) -> None:
+        await self.bot.shutdown()
