@@ -106,14 +106,21 @@ class TestWebhookMode:
         statuses = await inbox_statuses(database_url)
         assert statuses == {"done": 1}  # the refused calls stored nothing
 
+    @pytest.mark.parametrize("framework", FRAMEWORKS)
     async def test_a_citizens_press_is_answered_in_the_webhook_response(
-        self, fake: FakeTelegram, database_url: str, tmp_path: Path
+        self, fake: FakeTelegram, database_url: str, tmp_path: Path, framework: str
     ) -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         siti = fake.private_user(1001, "Siti")
         async with running_bot(
-            fake, database_url, tmp_path, telegram_mode="webhook", web_port=port, public_url=url
+            fake,
+            database_url,
+            tmp_path,
+            telegram_mode="webhook",
+            web_port=port,
+            public_url=url,
+            telegram_framework=framework,
         ):
             siti.send_command("/lapor")
             await fake.wait_for(lambda: any(m.buttons for m in fake.messages_to(siti)))
