@@ -20,6 +20,7 @@ from conversations.core.cards import text_units
 from conversations.core.context import CoreContext
 from conversations.core.handling import done_label
 from tests.fakes.telegram_api import TEXT_LIMIT, FakeTelegram
+from tests.support.bot import FRAMEWORKS
 from tests.support.core import build_core
 from tests.support.desk import City, ShiftedClock, build_city
 from tests.test_officers import complaint_row, dispatch_to_pupr
@@ -41,10 +42,17 @@ def core_ctx(engine: AsyncEngine, tmp_path: Path) -> CoreContext:
 
 
 @pytest.fixture
-def city(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> City:
-    return build_city(fake, sqlite_url, tmp_path)
+def city(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> City:
+    return build_city(fake, sqlite_url, tmp_path, getattr(request, "param", "ptb"))
 
 
+# Every scenario runs on python-telegram-bot and on aiogram.
+on_both_frameworks = pytest.mark.parametrize("city", FRAMEWORKS, indirect=True)
+
+
+@on_both_frameworks
 class TestReasonRequests:
     async def test_after_a_stray_tolak_press_a_reply_to_the_card_is_an_answer_not_a_reason(
         self, city: City
@@ -96,6 +104,7 @@ class TestReasonRequests:
         assert row.status == "baru"
 
 
+@on_both_frameworks
 class TestOnlyCardsReachTheCitizen:
     async def test_replies_to_confirmations_queues_and_reminders_reach_nobody(
         self, city: City
@@ -123,6 +132,7 @@ class TestOnlyCardsReachTheCitizen:
         assert answers == ["Jawaban pertama.", "Jawaban terakhir."]
 
 
+@on_both_frameworks
 class TestOfficersChats:
     async def test_desk_commands_in_any_other_group_are_ignored(self, city: City) -> None:
         elsewhere = city.fake.group(-1007000000001, "Warga Kelurahan Sukamaju")
@@ -136,6 +146,7 @@ class TestOfficersChats:
             assert city.fake.messages_to(elsewhere) == []
 
 
+@on_both_frameworks
 class TestUnreachableReporter:
     async def test_the_card_shows_a_reporter_who_blocked_the_bot_and_still_hides_who(
         self, city: City
@@ -157,6 +168,7 @@ class TestUnreachableReporter:
         assert [s for c in cards for s in secrets if s in (c.text or "")] == []
 
 
+@on_both_frameworks
 class TestLongComplaints:
     async def test_the_longest_complaint_has_a_card_of_one_message_with_its_buttons(
         self, city: City
@@ -181,6 +193,7 @@ class TestLongComplaints:
             await city.group_hears(city.admin, "AKHIRNYA")
 
 
+@on_both_frameworks
 class TestHistory:
     async def test_aduan_shows_the_citizens_rating(self, city: City) -> None:
         async with city.bot():

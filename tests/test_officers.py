@@ -5,9 +5,8 @@ of the admin group (Ani), a PUPR officer who works in PUPR's own group (Wati), a
 DLH officer whose agency works in a forum topic (Dodi) and a group member who is
 no officer (Joko).
 
-Tests marked ``on_both_frameworks`` run on python-telegram-bot and on aiogram (the
-Telegram contract); the others on the default framework. The whole path runs on both in
-``tests/test_telegram_frameworks.py``, which checks that both make the same calls.
+Every test runs on python-telegram-bot and on aiogram (the Telegram contract);
+``tests/test_telegram_frameworks.py`` checks that both make the same calls.
 """
 
 from __future__ import annotations
@@ -42,7 +41,8 @@ def city(
     return build_city(fake, sqlite_url, tmp_path, getattr(request, "param", "ptb"))
 
 
-on_both_frameworks = pytest.mark.parametrize("city", FRAMEWORKS, indirect=True)
+# Every scenario runs on python-telegram-bot and on aiogram.
+pytestmark = pytest.mark.parametrize("city", FRAMEWORKS, indirect=True)
 
 
 async def complaint_row(city: City, ticket: str) -> tuple[ComplaintRow, list[EventRow]]:
@@ -146,7 +146,6 @@ class TestTheWholePath:
 
 
 class TestWhoMayAct:
-    @on_both_frameworks
     async def test_a_non_officer_pressing_a_button_is_refused_and_nothing_changes(
         self, city: City
     ) -> None:
@@ -162,7 +161,6 @@ class TestWhoMayAct:
         row, events = await complaint_row(city, ticket)
         assert row.status == "baru" and row.version == 1 and len(events) == 1
 
-    @on_both_frameworks
     async def test_an_administrator_of_the_admin_group_is_a_desk_officer(self, city: City) -> None:
         async with city.bot():
             ticket = await city.file_complaint()
@@ -219,7 +217,6 @@ class TestWhoMayAct:
 
 
 class TestAnswersAndNotes:
-    @on_both_frameworks
     async def test_an_officers_reply_to_the_card_reaches_the_citizen_with_its_photo(
         self, city: City
     ) -> None:
@@ -243,7 +240,6 @@ class TestAnswersAndNotes:
         assert answer.public_message == "Tim sudah meninjau lokasi, perbaikan minggu depan."
         assert len(answer.attachment_ids) == 1
 
-    @on_both_frameworks
     async def test_an_internal_note_does_not_reach_the_citizen(self, city: City) -> None:
         async with city.bot():
             ticket = await city.file_complaint()
@@ -260,7 +256,6 @@ class TestAnswersAndNotes:
             assert len(city.citizen_texts()) == heard_before
             assert not any("bulan lalu" in t for t in city.citizen_texts())
 
-    @on_both_frameworks
     async def test_aduan_shows_the_history_and_antrian_lists_the_oldest_first(
         self, city: City
     ) -> None:
@@ -350,7 +345,6 @@ class TestMoreInformation:
         row, events = await complaint_row(city, ticket)
         assert row.status == "didisposisikan" and events[-1].action == "resume"
 
-    @on_both_frameworks
     async def test_reject_asks_for_a_reason_and_the_citizen_reads_it(self, city: City) -> None:
         async with city.bot():
             ticket = await city.file_complaint()
@@ -398,7 +392,6 @@ class TestRestart:
 
 
 class TestAgencyTopics:
-    @on_both_frameworks
     async def test_the_agency_topic_is_created_on_first_use_and_again_when_deleted(
         self, city: City
     ) -> None:

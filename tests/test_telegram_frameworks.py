@@ -2,8 +2,9 @@
 conversation makes the same Bot API calls, with the same texts and buttons, on both.
 
 The other scenarios of the Telegram contract run on both frameworks in their own files
-(``tests/test_telegram_citizen_e2e.py``, the tests of ``tests/test_officers.py`` marked
-``on_both_frameworks``, the 429 and 403 tests of ``tests/test_outbox_delivery.py``)."""
+(``tests/test_telegram_citizen_e2e.py``, ``tests/test_officers.py``,
+``tests/test_officer_boundaries.py``, the 429 and 403 tests of
+``tests/test_outbox_delivery.py``)."""
 
 from __future__ import annotations
 
