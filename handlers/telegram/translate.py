@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from telegram import Message, Update, User
@@ -15,6 +16,7 @@ from conversations.core.messages import (
     MediaRef,
     Person,
 )
+from conversations.core.sanitize import clean_text
 
 UNSUPPORTED_KINDS = (
     "sticker",
@@ -44,8 +46,17 @@ def _address(message: Message) -> ChatAddress:
     return ChatAddress(Channel.TELEGRAM, str(message.chat.id), thread)
 
 
+# A command as Telegram detects one: /name, optionally @bot, then a space or the end.
+_TYPED_COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,32}))?(?=\s|$)(.*)", re.S)
+
+
 def _command(message: Message) -> tuple[str, str] | None:
     text = message.text or ""
+    cleaned = clean_text(text) or ""
+    if cleaned != text:
+        # Control characters hide a command from Telegram (or shift its entity): the
+        # cleaned text is what the citizen meant, read as Telegram reads a command.
+        return _typed_command(cleaned.strip(), message)
     entity = next(iter(message.entities or ()), None)
     if not text.startswith("/") or entity is None or entity.type != "bot_command" or entity.offset:
         return None
@@ -53,6 +64,16 @@ def _command(message: Message) -> tuple[str, str] | None:
     if addressee and addressee.lower() != _bot_username(message):
         return None  # a command for another bot in the same group
     return name.lower(), text[entity.length :].strip()
+
+
+def _typed_command(text: str, message: Message) -> tuple[str, str] | None:
+    found = _TYPED_COMMAND.match(text)
+    if found is None:
+        return None
+    name, addressee, rest = found.groups()
+    if addressee and addressee.lower() != _bot_username(message):
+        return None
+    return name.lower(), rest.strip()
 
 
 def _bot_username(message: Message) -> str:
