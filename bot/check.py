@@ -2,8 +2,8 @@
 
 Offline it checks the settings, the city's YAML, DATABASE_URL and MEDIA_DIR;
 ``--online`` also asks Telegram (the token, the bot's place in the officers'
-groups), the Graph API (the WhatsApp token and number) and the database
-(reachable, migrated). It creates nothing.
+groups), the Graph API (the WhatsApp token and number), the database
+(reachable, migrated) and Redis when REDIS_URL is set (a PING). It creates nothing.
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from telegram import Bot, ChatMemberAdministrator, ChatMemberOwner, User
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
 
@@ -76,8 +79,12 @@ def load_settings(report: Report) -> Settings:
 
 
 def check_offline(settings: Settings, report: Report) -> CityConfig | None:
+    # A key whose value was wrong (and replaced by its default) is not "not set" too.
+    reported = {problem.split(" ")[0].rstrip(":") for problem in report.problems}
     report.problems.extend(
-        f"{key} is not set (see .env.example)" for key in settings.missing_keys()
+        f"{key} is not set (see .env.example)"
+        for key in settings.missing_keys()
+        if key.split(" ")[0] not in reported
     )
     config: CityConfig | None = None
     path = settings.city_path()
@@ -115,6 +122,8 @@ def _media_problems(folder: Path) -> list[str]:
 
 async def check_online(settings: Settings, config: CityConfig | None, report: Report) -> None:
     await _check_database(settings.database_url, report)
+    if settings.redis_url:
+        await _check_redis(settings.redis_url, report)
     if settings.whatsapp_on and settings.whatsapp_access_token.get_secret_value():
         await _check_whatsapp(settings, report)
     token = settings.telegram_bot_token.get_secret_value()
@@ -180,6 +189,34 @@ async def _check_whatsapp(settings: Settings, report: Report) -> None:
             f"WHATSAPP_PHONE_NUMBER_ID {phone}: the Graph API answers {response.status_code}; "
             "copy the Phone number ID from WhatsApp Manager (API Setup)"
         )
+
+
+async def _check_redis(url: str, report: Report) -> None:
+    """A PING: the limits and locks shared by several processes live there."""
+    shown = _redis_place(url)
+    client = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        await client.ping()
+    except (RedisError, OSError, ValueError) as error:
+        report.problems.append(
+            f"REDIS_URL: Redis at {shown} does not answer ({type(error).__name__}: {error}); "
+            "start Redis there, correct REDIS_URL, or leave it empty to run without Redis"
+        )
+    else:
+        report.passed.append(f"REDIS_URL: Redis at {shown} answers")
+    finally:
+        await client.aclose()
+
+
+def _redis_place(url: str) -> str:
+    """Where Redis is, without a password."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme == "unix":
+            return f"unix://{parts.path}"
+        return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+    except ValueError:
+        return "REDIS_URL"
 
 
 async def _check_database(url: str, report: Report) -> None:

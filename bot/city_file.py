@@ -62,11 +62,72 @@ def load_city(path: Path) -> CityConfig:
         loader.dispose()
     if not isinstance(data, dict):
         raise CityFileError(path, [f"{path}: expected keys such as city_name and categories"])
+    # The whole-file checks, on the raw data: pydantic would run them only once every
+    # field is right, and could name no line.
+    references = _reference_problems(path, root, data)
     try:
-        return CityConfig.model_validate(data)
+        config = CityConfig.model_validate(data)
     except ValidationError as error:
-        problems = [_describe(path, root, item) for item in error.errors()]
-        raise CityFileError(path, problems) from None
+        problems = [
+            _describe(path, root, item)
+            for item in error.errors()
+            if item["loc"] or not references  # the file-wide ones are in ``references``
+        ]
+        raise CityFileError(path, _by_line(problems + references)) from None
+    if references:
+        raise CityFileError(path, references)
+    return config
+
+
+def _reference_problems(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> list[str]:
+    """Codes used twice, categories naming an unknown agency, no category: each at the
+    line of the faulty entry."""
+
+    def where(*loc: str | int) -> str:
+        line = _line(root, loc)
+        return f"{path} line {line}" if line else str(path)
+
+    def entries(key: str) -> list[Any]:
+        found = data.get(key)
+        return found if isinstance(found, list) else []
+
+    problems: list[str] = []
+    codes: dict[str, dict[str, int]] = {"agencies": {}, "categories": {}}
+    for key, what in (("agencies", "agency"), ("categories", "category")):
+        for index, entry in enumerate(entries(key)):
+            code = entry.get("code") if isinstance(entry, dict) else None
+            if not isinstance(code, str):
+                continue
+            first = codes[key].setdefault(code, index)
+            if first != index:
+                problems.append(
+                    f"{where(key, index, 'code')}: {key}.{index}.code: {what} code {code} "
+                    f"is already used on line {_line(root, (key, first, 'code'))}"
+                )
+    agencies = codes["agencies"]
+    for index, entry in enumerate(entries("categories")):
+        agency = entry.get("agency") if isinstance(entry, dict) else None
+        if isinstance(agency, str) and agency not in agencies:
+            message = f"unknown agency {agency}"
+            close = difflib.get_close_matches(agency, list(agencies), n=1, cutoff=0.6)
+            if close:
+                message += f" (did you mean {close[0]}?)"
+            elif agencies:
+                message += f"; known: {', '.join(agencies)}"
+            problems.append(
+                f"{where('categories', index, 'agency')}: categories.{index}.agency: {message}"
+            )
+    if data.get("categories") == []:
+        problems.append(f"{where('categories')}: categories: at least one category is needed")
+    return problems
+
+
+def _by_line(problems: list[str]) -> list[str]:
+    def line(problem: str) -> int:
+        found = re.search(r" line (\d+): ", problem)
+        return int(found.group(1)) if found else 0
+
+    return sorted(problems, key=line)
 
 
 def _describe(path: Path, root: yaml.Node | None, item: Any) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,9 @@ def add_parser(commands: Any) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> None:
     if args.end < args.start:
         raise SystemExit("--to is before --from")
+    problem = _output_problem(args.output)
+    if problem:
+        raise SystemExit(problem)
     kind = args.format or ("xlsx" if args.output.suffix.lower() == ".xlsx" else "csv")
     config = settings.city()
     if args.agency and config.agency(args.agency) is None:
@@ -64,6 +68,18 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
     period = Period(args.start, args.end + timedelta(days=1))
     count = asyncio.run(_export(settings, period, kind, args.output, args.agency, args.lang))
     print(f"{count} complaints written to {args.output}")
+
+
+def _output_problem(output: Path) -> str | None:
+    """Why the file cannot be written, before the database is opened; no folder is made."""
+    folder = output.parent
+    if output.is_dir():
+        return f"-o {output}: is a folder; give a file name such as {output / 'aduan.csv'}"
+    if not folder.is_dir():
+        return f"-o {output}: the folder {folder} does not exist; create it or correct the path"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"-o {output}: cannot write in the folder {folder}"
+    return None
 
 
 async def _export(
@@ -91,7 +107,6 @@ async def _export(
         reports = Reports(ctx, SqlReportQueries(sessions, calendar), FileRenderer())
         texts = reports.texts(lang)
         as_of = ctx.clock.now()
-        output.parent.mkdir(parents=True, exist_ok=True)
         count = 0
         if kind == "csv":
             # utf-8-sig: spreadsheet programs then read Indonesian text right.

@@ -6,8 +6,9 @@ import hashlib
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.city_file import CityFileError, load_city
@@ -19,6 +20,16 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/kanal_aduan.db"
 DEFAULT_MEDIA_DIR = Path("data/media")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _loopback(url: str) -> bool:
+    """A URL on this machine (the fake Bot API of the tests and benchmarks)."""
+    try:
+        return urlsplit(url).hostname in LOOPBACK_HOSTS
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -180,10 +191,28 @@ class Settings(BaseSettings):
 
     @field_validator("public_url")
     @classmethod
-    def _public_url(cls, value: str) -> str:
+    def _public_url(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip().rstrip("/")
         if value and not value.startswith(("https://", "http://")):
             raise ValueError("PUBLIC_URL must start with https:// (or http:// for tests)")
+        webhook = info.data.get("telegram_mode") == "webhook"
+        if webhook and value.startswith("http://") and not _loopback(value):
+            raise ValueError(
+                "PUBLIC_URL must start with https:// for TELEGRAM_MODE=webhook: Telegram "
+                "sends webhooks only over HTTPS (http:// only to 127.0.0.1 or localhost)"
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(REDIS_SCHEMES):
+            # Never echo it: it may hold a password.
+            raise ValueError(
+                "REDIS_URL must start with redis://, rediss:// or unix:// "
+                "(e.g. redis://127.0.0.1:6379/0); leave it empty to run without Redis"
+            )
         return value
 
     @field_validator("telegram_webhook_path", "whatsapp_webhook_path")

@@ -15,7 +15,7 @@ from datetime import timedelta
 from conversations.core.context import CoreContext
 from conversations.core.domain import Awaiting, Citizen, Complaint
 from conversations.core.handling import Conflict
-from conversations.core.lifecycle import OPEN_STATUSES, IllegalTransition
+from conversations.core.lifecycle import OPEN_STATUSES, IllegalTransition, Status
 from conversations.core.messages import NO, YES, Choice, Inbound, InboundKind, Reply
 from conversations.core.notices import (
     ADD,
@@ -28,6 +28,7 @@ from conversations.core.notices import (
     reviewed,
     status_text,
     status_words,
+    survey_reply,
 )
 from conversations.core.ports import UnitOfWork
 from conversations.core.reporter import (
@@ -38,6 +39,7 @@ from conversations.core.reporter import (
     request_review,
     withdraw,
 )
+from conversations.core.survey import awaiting_comment_since
 
 PREFIXES = (SHOW, ADD, WITHDRAW, REVIEW)
 # How long the bot keeps waiting for what it asked (more information, a reason).
@@ -136,6 +138,14 @@ async def show(ctx: CoreContext, uow: UnitOfWork, citizen: Citizen, complaint: C
     history = await uow.events.for_complaint(complaint.id)
     text = status_text(ctx, complaint, history, lang)
     choices = complaint_choices(ctx, complaint, lang, reviewed(history), detail=True)
+    if complaint.status is Status.SELESAI:
+        # The next step asks for the survey: its buttons come with it, the stars only
+        # while no rating is stored.
+        if await awaiting_comment_since(uow, complaint) is not None:
+            text = status_text(ctx, complaint, history, lang, awaiting_comment=True)
+        else:
+            survey = survey_reply(ctx, complaint, lang).choices
+            choices = survey if complaint.rating is None else survey[-1:]
     return Reply(text, choices=choices)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -62,6 +63,39 @@ def test_every_mistake_in_the_city_file_is_listed_with_its_line(tmp_path: Path) 
             "is negative (e.g. -1001234567890); send /id in the group to see it",
         ]
     )
+
+
+def test_file_wide_mistakes_are_listed_with_the_others_each_at_its_entry(tmp_path: Path) -> None:
+    path = city_file(
+        tmp_path,
+        ('timezone: "Asia/Jakarta"', 'timezone: "Asia/Blitar"'),
+        ("  - code: perkim", "  - code: pupr"),
+        ("  - code: drainase", "  - code: jalan"),
+        ("    agency: dlh", "    agency: dhl"),
+        ("    agency: dishub", "    agency: parkir"),
+    )
+    with pytest.raises(CityFileError) as caught:
+        load_city(path)
+    agencies = "pupr, dlh, dishub, satpolpp, dispendukcapil, dinkes, dindik, dinsos, bagpem"
+    pupr, jalan = line_of(path, "  - code: pupr"), line_of(path, "  - code: jalan")
+    assert [p.split(": ", 1)[1] for p in caught.value.problems] == [
+        "timezone: unknown time zone 'Asia/Blitar'; Indonesian cities use Asia/Jakarta (WIB), "
+        "Asia/Makassar (WITA) or Asia/Jayapura (WIT)",
+        f"agencies.1.code: agency code pupr is already used on line {pupr}",
+        f"categories.1.code: category code jalan is already used on line {jalan}",
+        "categories.2.agency: unknown agency dhl (did you mean dlh?)",
+        f"categories.3.agency: unknown agency parkir; known: {agencies}",
+    ]
+    assert [p.split(": ", 1)[0] for p in caught.value.problems] == [
+        f"{path} line {line}"
+        for line in (
+            line_of(path, "Asia/Blitar"),
+            pupr + 6,  # the second pupr
+            jalan + 3,
+            line_of(path, "agency: dhl"),
+            line_of(path, "agency: parkir"),
+        )
+    ]
 
 
 def test_an_agency_in_its_own_group_and_a_topic_at_once_is_refused(tmp_path: Path) -> None:
@@ -309,3 +343,46 @@ async def test_online_check_asks_the_graph_api_for_the_whatsapp_number_and_token
             "WHATSAPP_ACCESS_TOKEN: the Graph API refuses it (expired or revoked); "
             "make a permanent system-user token"
         ]
+
+
+async def test_check_refuses_plain_http_for_webhooks_and_a_redis_url_of_no_kind(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("ADMIN_CHAT_ID", str(ADMIN_CHAT_ID))
+    monkeypatch.setenv("TELEGRAM_MODE", "webhook")
+    monkeypatch.setenv("PUBLIC_URL", "http://aduan.blitarkota.go.id")
+    monkeypatch.setenv("REDIS_URL", "cache.local:6379:hunter2")
+    assert await check.run(online=False) == 1
+    out = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("ok: ")]
+    assert out == [
+        "problem: PUBLIC_URL must start with https:// for TELEGRAM_MODE=webhook: Telegram sends "
+        "webhooks only over HTTPS (http:// only to 127.0.0.1 or localhost)",
+        "problem: REDIS_URL must start with redis://, rediss:// or unix:// "
+        "(e.g. redis://127.0.0.1:6379/0); leave it empty to run without Redis",
+        "2 problems found",
+    ]
+    # The tests' and benchmarks' fake Bot API on this machine stays allowed.
+    monkeypatch.setenv("PUBLIC_URL", "http://127.0.0.1:8443")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    assert await check.run(online=False) == 0
+
+
+async def test_online_check_says_when_redis_does_not_answer(
+    online: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://:hunter2@127.0.0.1:1/0")
+    [problem] = await problems(capsys)
+    assert problem.startswith("REDIS_URL: Redis at redis://127.0.0.1:1 does not answer (")
+    assert problem.endswith(
+        "start Redis there, correct REDIS_URL, or leave it empty to run without Redis"
+    )
+    assert "hunter2" not in problem
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="TEST_REDIS_URL is not set")
+async def test_online_check_pings_redis(
+    online: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REDIS_URL", os.environ["TEST_REDIS_URL"])
+    assert await problems(capsys) == []

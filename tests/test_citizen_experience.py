@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
 from conversations.core import survey
+from conversations.core.desk import Officer, OfficerActions
 from conversations.core.domain import Attachment, CardLink, OutboxItem
 from conversations.core.handling import Actor
 from conversations.core.lifecycle import Action, Role, Status
@@ -26,6 +27,9 @@ from tests.support.core import ADMIN_CHAT, Core, build_core
 from tests.test_handling import move
 
 DESK = Actor(Role.DESK, "501", "Budi")
+FIXED_OR_NOT = ["✅ Ya, sudah beres", "❌ Belum beres"]
+DESK_OFFICER = Officer("501", "Budi", desk=True, agencies=frozenset())
+AGENCY_OFFICER = Officer("601", "Wati", desk=False, agencies=frozenset({"pupr"}))
 AGENCY = Actor(Role.AGENCY, "601", "Wati")
 DESCRIPTION = "Jalan di depan SDN 2 berlubang besar sejak seminggu, motor sering jatuh."
 
@@ -109,6 +113,14 @@ async def resolved(core: Core, complaint_id: int, what: str = "Lubang sudah dita
     await move(core, complaint_id, Action.DISPATCH, DESK)
     await move(core, complaint_id, Action.START, AGENCY)
     await move(core, complaint_id, Action.RESOLVE, AGENCY, message=what)
+
+
+async def officer_answers(core: Core, complaint_id: int, officer: Officer, text: str) -> None:
+    async with core.ctx.uow() as uow:
+        complaint = await uow.complaints.get(complaint_id)
+        assert complaint is not None
+        await OfficerActions(core.ctx).answer(uow, officer, complaint, text)
+        await uow.commit()
 
 
 # 1 ---------------------------------------------------------------------------------------
@@ -413,6 +425,15 @@ class TestPushesSayWhatHappensNext:
             "(batas waktunya, Rabu, 2 Desember 2026, sudah terlewati)" in (await pushed(core))[-1]
         )
 
+    async def test_an_answer_names_who_really_answered(self, core: Core, siti: Citizen) -> None:
+        cid = await file(siti)
+        await move(core, cid, Action.DISPATCH, DESK)
+        await officer_answers(core, cid, DESK_OFFICER, "Sudah kami teruskan, mohon ditunggu.")
+        await officer_answers(core, cid, AGENCY_OFFICER, "Tim kami meninjau besok pagi.")
+        desk_answer, agency_answer = (await pushed(core))[-2:]
+        assert desk_answer.startswith("💬 Jawaban petugas (Meja Aduan Kota Blitar) untuk aduan")
+        assert agency_answer.startswith("💬 Jawaban petugas (Dinas PUPR) untuk aduan")
+
 
 # 7 ---------------------------------------------------------------------------------------
 
@@ -536,6 +557,30 @@ class TestStatus:
         await siti.says("ADU-2611-0001")
         assert "Nomor rumah terdekat?" not in siti.last_text
         assert "Sudah ditambal." in siti.last_text
+
+    async def test_status_of_a_resolved_complaint_keeps_what_was_done_and_offers_the_survey(
+        self, core: Core, siti: Citizen
+    ) -> None:
+        cid = await file(siti)
+        await resolved(core, cid, what="Lubang sudah ditambal aspal panas.")
+        core.clock.advance(hours=2)
+        await officer_answers(core, cid, DESK_OFFICER, "Mohon kabari bila masih berlubang.")
+        await siti.says("/status ADU-2611-0001")
+        assert "✅ Yang sudah dilakukan" in siti.last_text
+        assert "Lubang sudah ditambal aspal panas." in siti.last_text
+        assert "💬 Pesan petugas" in siti.last_text
+        assert "Mohon kabari bila masih berlubang." in siti.last_text
+        assert "👉 Berikutnya: mohon jawab survei di bawah" in siti.last_text
+        assert siti.buttons() == ["1⭐", "2⭐", "3⭐", "4⭐", "5⭐", *FIXED_OR_NOT]
+        await siti.presses("4⭐")
+        await siti.says("/status ADU-2611-0001")
+        assert siti.buttons() == FIXED_OR_NOT
+        await siti.presses("❌ Belum beres")
+        await siti.says("/status ADU-2611-0001")
+        assert "survei di bawah" not in siti.last_text
+        assert "👉 Berikutnya: tuliskan singkat apa yang masih menjadi masalah" in siti.last_text
+        await siti.says("Tambalannya sudah retak lagi.")
+        assert await status_of(core, cid) is Status.DITINDAKLANJUTI
 
     async def test_a_message_is_never_attached_to_a_resolved_complaint(
         self, core: Core, siti: Citizen

@@ -218,7 +218,7 @@ def test_aduan_export_writes_csv_and_xlsx(
     )
 
 
-def test_aduan_export_refuses_a_backwards_period(
+def test_aduan_export_refuses_a_backwards_period_and_a_missing_folder(
     city: DecemberDatabase,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -230,6 +230,15 @@ def test_aduan_export_refuses_a_backwards_period(
     assert stop.value.code == 1
     assert "--to is before --from" in capfd.readouterr().err
     assert not (tmp_path / "x").exists()
+    missing = tmp_path / "laporan" / "aduan.csv"
+    with pytest.raises(SystemExit) as stop:
+        main(["export", "--from", "2026-12-01", "--to", "2026-12-31", "-o", str(missing)])
+    assert stop.value.code == 1
+    [said] = capfd.readouterr().err.strip().splitlines()
+    assert said.endswith(
+        f"-o {missing}: the folder {missing.parent} does not exist; create it or correct the path"
+    )
+    assert not missing.parent.exists()
 
 
 # privacy -----------------------------------------------------------------------------------

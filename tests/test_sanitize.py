@@ -19,6 +19,8 @@ from conversations.core.sanitize import (
     clean_phone,
     clean_text,
 )
+from handlers.web.intake import WebIntake
+from handlers.whatsapp.intake import decode_message
 
 
 def event(**fields: object) -> Inbound:
@@ -68,3 +70,16 @@ def test_names_fit_their_column_and_locations_out_of_range_are_no_location() -> 
 def test_an_event_with_ids_longer_than_any_account_is_not_handled() -> None:
     assert clean_inbound(event(sender=Person("9" * 200, "X"))) is None
     assert clean_inbound(event(chat=ChatAddress(Channel.TELEGRAM, ""))) is None
+
+
+def test_a_command_is_read_after_control_characters_are_dropped_on_every_channel() -> None:
+    web = WebIntake().decode(
+        {"browser": "b" * 24, "id": "m1", "kind": "text", "text": "/status\x00 ADU-2611-0001"}
+    )
+    whatsapp = decode_message(
+        {"id": "wamid.1", "from": "6281234", "type": "text", "text": {"body": "\x00bantuan\x07"}},
+        {"wa_id": "6281234", "user_id": "ID.1"},
+    )
+    assert web is not None and whatsapp is not None
+    assert (web.kind, web.command, web.args) == (InboundKind.COMMAND, "status", "ADU-2611-0001")
+    assert (whatsapp.kind, whatsapp.command) == (InboundKind.COMMAND, "bantuan")

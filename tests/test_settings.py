@@ -112,6 +112,29 @@ def test_cli_explains_invalid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         main(["migrate"])
 
 
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"REDIS_URL": "foo"}, "REDIS_URL must start with redis://, rediss:// or unix://"),
+        (
+            {"TELEGRAM_MODE": "webhook", "PUBLIC_URL": "http://aduan.example.go.id"},
+            "PUBLIC_URL must start with https:// for TELEGRAM_MODE=webhook",
+        ),
+    ],
+)
+def test_run_stops_with_one_line_on_a_wrong_redis_url_or_a_plain_http_webhook(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], said: str
+) -> None:
+    from bot.cli import main
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SystemExit) as stop:
+        main(["run"])
+    assert isinstance(stop.value.code, str) and "\n" not in stop.value.code
+    assert said in stop.value.code
+
+
 def test_default_language_is_checked_against_the_catalogs() -> None:
     assert Settings.model_validate({"default_language": "EN"}).default_language == "en"
     with pytest.raises(ValidationError, match="DEFAULT_LANGUAGE"):

@@ -114,3 +114,16 @@ async def test_an_anonymous_admin_is_asked_to_act_under_their_own_name(
             lambda: [t for t in fake.texts_to(ADMIN_CHAT_ID) if "anonim" in t]
         )
     assert "Tetap anonim" in said[0]
+
+
+async def test_a_command_with_control_characters_in_it_is_still_the_command(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    siti = fake.private_user(user_id=1001, first_name="Siti")
+    async with running_bot(fake, sqlite_url, tmp_path):
+        siti.send_command("/start\x00")
+        await fake.wait_for(lambda: any("Selamat datang" in t for t in fake.texts_to(siti)))
+        # Without Telegram's command mark: a NUL before it hid it from Telegram.
+        fake.inbound_message(siti.chat, siti, {"text": "\x00/lapor\x07"})
+        await fake.wait_for(lambda: any("Langkah 1/" in t for t in fake.texts_to(siti)))
+    assert not [t for t in fake.texts_to(siti) if "belum mengerti" in t]

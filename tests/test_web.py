@@ -78,6 +78,34 @@ class TestTheWebChat:
             assert "paling besar 10 MB" in huge.json()["error"]
             assert await siti.messages() == []
 
+    async def test_bad_input_gets_a_clear_answer_and_a_long_text_its_real_length(
+        self, sqlite_url: str, tmp_path: Path
+    ) -> None:
+        async with web_bot(sqlite_url, tmp_path) as url, WebCitizen(url) as siti:
+            await siti.open()
+            await siti.says("/lapor")
+            await siti.presses("Jalan dan jembatan")
+            before = await siti.messages()
+            # Too big to send at all: said in the citizen's language, nothing kept.
+            huge = await siti.post({"kind": "text", "text": "Jalan rusak parah. " * 2000})
+            assert huge.status_code == 413
+            assert huge.json()["error"].startswith("Pesan terlalu panjang untuk dikirim")
+            # A point off the Earth is refused, never echoed.
+            for n, (lat, lon) in enumerate((("999", "112.16"), ("-8.09", "181"), ("NaN", "1"))):
+                point = await siti.http.post(
+                    "/chat/api/send",
+                    content=f'{{"id": "p{n}", "kind": "location", "lat": {lat}, "lon": {lon}}}',
+                    headers={"X-Aduan-Token": siti.token, "Content-Type": "application/json"},
+                )
+                assert point.status_code == 422
+                assert point.json()["error"].startswith("Lokasi tidak dapat dibaca")
+            assert await siti.messages() == before
+            # Long, yet within what can be sent: the dialogue counts every character.
+            long = ("Jalan berlubang di depan pasar. " * 200).strip()
+            await siti.says(long)
+            answer = (await siti.bot_texts())[-1]
+            assert f"Uraian terlalu panjang ({len(long)} karakter)" in answer
+
     async def test_a_flood_of_messages_is_refused_with_a_clear_answer(
         self, sqlite_url: str, tmp_path: Path
     ) -> None:

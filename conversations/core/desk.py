@@ -231,7 +231,7 @@ class OfficerActions:
             lang,
             "notify.answer",
             ticket=complaint.ticket,
-            agency=agency_short(self.ctx, complaint.agency),
+            sender=self.sender(complaint, role, lang),
             message=text or self.ctx.t(lang, "notify.photo_only"),
         )
         await push_to_citizen(
@@ -244,6 +244,12 @@ class OfficerActions:
             complaint_choices(self.ctx, complaint, lang),
         )
         return event
+
+    def sender(self, complaint: Complaint, role: Role, lang: str) -> str:
+        """Who answered, as the citizen reads it: the desk, or the agency."""
+        if role is Role.AGENCY:
+            return agency_short(self.ctx, complaint.agency)
+        return self.ctx.t(lang, "notify.desk_name", city=self.ctx.config.city_name)
 
     async def note(
         self, uow: UnitOfWork, officer: Officer | None, complaint: Complaint, text: str

@@ -144,21 +144,16 @@ def reviewed(history: list[Event]) -> bool:
     return any(e.action == Action.REVIEW.value for e in history)
 
 
-def officer_words(history: list[Event]) -> Event | None:
-    """The officers' latest words that still matter: said with the latest status change
-    (a question, a reason, what was done) or in an answer since then."""
+def officer_words(history: list[Event]) -> list[Event]:
+    """The officers' words that still matter: said with the latest status change (a
+    question, a reason, what was done) and the latest answer since then, oldest first."""
     last_move = max((i for i, e in enumerate(history) if e.to_status), default=None)
     if last_move is None:
-        return None
-    said = [
-        e
-        for e in history[last_move:]
-        if e.public_message and (e is history[last_move] or e.action == "answer")
-    ]
+        return []
     move = history[last_move]
-    if move.actor_role == "citizen" and not said[1:]:
-        return None
-    return said[-1] if said else None
+    said = [move] if move.public_message and move.actor_role != "citizen" else []
+    answers = [e for e in history[last_move + 1 :] if e.action == "answer" and e.public_message]
+    return said + answers[-1:]
 
 
 def history_line(ctx: CoreContext, complaint: Complaint, event: Event, lang: str) -> str | None:
@@ -174,9 +169,16 @@ def history_line(ctx: CoreContext, complaint: Complaint, event: Event, lang: str
     return ctx.t(lang, "history.line", date=ctx.format_date(event.at, lang), what=what)
 
 
-def status_text(ctx: CoreContext, complaint: Complaint, history: list[Event], lang: str) -> str:
+def status_text(
+    ctx: CoreContext,
+    complaint: Complaint,
+    history: list[Event],
+    lang: str,
+    awaiting_comment: bool = False,
+) -> str:
     """``/status``: the complaint, its history with dates, the officers' words while they
-    matter, and the next step."""
+    matter, and the next step (``awaiting_comment``: the citizen said "not fixed" and
+    has yet to say what is wrong)."""
     text = ctx.t(
         lang,
         "status.detail",
@@ -193,14 +195,17 @@ def status_text(ctx: CoreContext, complaint: Complaint, history: list[Event], la
     ]
     if lines:
         text += ctx.t(lang, "status.history", lines="\n".join(lines[-HISTORY_SHOWN:]))
-    words = officer_words(history)
-    if words is not None and words.public_message:
+    for words in officer_words(history):
+        done = words.action == Action.RESOLVE.value
+        key = "status.what_was_done" if done else "status.officer_said"
         text += ctx.t(
             lang,
-            "status.officer_said",
+            key,
             date=ctx.format_date(words.at, lang),
-            message=words.public_message[:MESSAGE_SHOWN],
+            message=(words.public_message or "")[:MESSAGE_SHOWN],
         )
-    return text + ctx.t(
-        lang, "notify.next_line", next=next_step(ctx, complaint, lang, reviewed(history))
-    )
+    if awaiting_comment:
+        step = ctx.t(lang, "next.resolved_comment", ticket=complaint.ticket)
+    else:
+        step = next_step(ctx, complaint, lang, reviewed(history))
+    return text + ctx.t(lang, "notify.next_line", next=step)

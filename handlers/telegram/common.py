@@ -288,6 +288,21 @@ def reason(text: str) -> str:
 # -- webhook ----------------------------------------------------------------------------
 
 
+_TYPED_COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,32}))?(?=\s|$)(.*)", re.S)
+
+
+def typed_command(text: str, bot_username: str) -> tuple[str, str] | None:
+    """A command read from cleaned text as Telegram reads one: control characters hide
+    a command from Telegram (or shift its entity), the cleaned text is what was meant."""
+    found = _TYPED_COMMAND.match(text.strip())
+    if found is None:
+        return None
+    name, addressee, rest = found.groups()
+    if addressee and addressee.lower() != bot_username.lower():
+        return None  # a command for another bot in the same group
+    return name.lower(), rest.strip()
+
+
 class TelegramIntakePort(ChannelIntake, Protocol):
     """A framework's intake: ``ready`` once the bot knows itself (getMe); with
     ``answered_in_webhook`` citizens' presses were answered in the webhook response."""

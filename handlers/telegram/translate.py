@@ -15,7 +15,8 @@ from conversations.core.messages import (
     MediaRef,
     Person,
 )
-from handlers.telegram.common import UNSUPPORTED_KINDS
+from conversations.core.sanitize import clean_text
+from handlers.telegram.common import UNSUPPORTED_KINDS, typed_command
 
 
 def person(user: User, phone: str | None = None) -> Person:
@@ -33,8 +34,14 @@ def _address(message: Message) -> ChatAddress:
     return ChatAddress(Channel.TELEGRAM, str(message.chat.id), thread)
 
 
+# A command as Telegram detects one: /name, optionally @bot, then a space or the end.
 def _command(message: Message) -> tuple[str, str] | None:
     text = message.text or ""
+    cleaned = clean_text(text) or ""
+    if cleaned != text:
+        # Control characters hide a command from Telegram (or shift its entity): the
+        # cleaned text is what the citizen meant, read as Telegram reads a command.
+        return typed_command(cleaned, _bot_username(message))
     entity = next(iter(message.entities or ()), None)
     if not text.startswith("/") or entity is None or entity.type != "bot_command" or entity.offset:
         return None

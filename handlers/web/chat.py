@@ -26,9 +26,10 @@ from starlette.staticfiles import StaticFiles
 from conversations.core.context import CoreContext
 from conversations.core.domain import OutboxItem
 from conversations.core.inbox import Inbox
-from conversations.core.messages import Channel, ChatAddress, Reply
+from conversations.core.messages import Channel, ChatAddress, Location, Reply
 from conversations.core.outbox import queue
 from conversations.core.ports import WebStore
+from conversations.core.sanitize import TEXT_MAX, valid_location
 from handlers.web.intake import BROWSER_ID, MESSAGE_ID, inbox_entry
 from handlers.web.pages import STATIC_DIR, Pages, page_language, security_headers
 from handlers.web.security import NotAnImage, RateLimit, Signer, check_image
@@ -40,7 +41,6 @@ BROWSER_COOKIE = "aduan_warga"
 TOKEN_HEADER = "x-aduan-token"
 CONTINUE_MAX_AGE = 30 * 86400
 BODY_LIMIT = 32 * 1024
-TEXT_LIMIT = 5000
 LABEL_LIMIT = 120
 STREAM_POLL_SECONDS = 3.0
 KEEPALIVE_SECONDS = 15.0
@@ -143,6 +143,7 @@ class WebChat:
                     "failed",
                     "location_denied",
                     "not_an_image",
+                    "too_long",
                     "continue_text",
                     "continue_copy",
                     "continue_close",
@@ -268,7 +269,7 @@ class WebChat:
             return refused
         body = await request.body()
         if len(body) > BODY_LIMIT:
-            return JSONResponse({"error": "too large"}, status_code=413)
+            return self._error(request, 413, "web.chat.too_long")
         try:
             data = json.loads(body)
         except ValueError:
@@ -279,12 +280,17 @@ class WebChat:
         payload: dict[str, Any] = {"id": str(data["id"]), "kind": kind}
         lang = page_language(request, self.ctx.catalog)
         if kind == "text" and isinstance(data.get("text"), str) and data["text"].strip():
-            payload["text"] = data["text"][:TEXT_LIMIT]
+            # Never cut: the dialogue tells the citizen each step's limit and the real length.
+            if len(data["text"]) > TEXT_MAX:
+                return self._error(request, 413, "web.chat.too_long")
+            payload["text"] = data["text"]
             echo = payload["text"]
         elif kind == "choice" and isinstance(data.get("choice"), str) and data["choice"]:
             payload["choice"] = data["choice"][:256]
             echo = str(data.get("label") or "")[:LABEL_LIMIT] or "…"
-        elif kind == "location" and _coordinates(data):
+        elif kind == "location":
+            if not _coordinates(data):
+                return self._error(request, 422, "web.chat.bad_location")
             payload["lat"], payload["lon"] = float(data["lat"]), float(data["lon"])
             echo = self.ctx.t(
                 lang, "web.chat.location_sent", lat=payload["lat"], lon=payload["lon"]
@@ -310,7 +316,7 @@ class WebChat:
             if not MESSAGE_ID.fullmatch(message_id) or isinstance(upload, str) or upload is None:
                 return JSONResponse({"error": "no photo"}, status_code=400)
             data = await upload.read(limit + 1)
-            caption = str(form.get("caption") or "")[:TEXT_LIMIT]
+            caption = str(form.get("caption") or "")
         finally:
             await form.close()
         if len(data) > limit:
@@ -386,13 +392,15 @@ def _number(value: str | None) -> int:
 
 
 def _coordinates(data: dict[str, Any]) -> bool:
+    """A point on Earth: two finite numbers within latitude and longitude ranges."""
     lat, lon = data.get("lat"), data.get("lon")
-    return (
-        isinstance(lat, int | float)
-        and isinstance(lon, int | float)
-        and not isinstance(lat, bool)
-        and not isinstance(lon, bool)
-    )
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon)):
+        return False
+    try:
+        point = Location(float(lat), float(lon))  # type: ignore[arg-type]
+    except OverflowError:
+        return False
+    return valid_location(point)
 
 
 __all__ = ["BROWSER_COOKIE", "ChatOptions", "WebChat", "security_headers"]

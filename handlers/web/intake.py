@@ -21,6 +21,7 @@ from conversations.core.messages import (
     MediaRef,
     Person,
 )
+from conversations.core.sanitize import clean_text
 
 CHANNEL = Channel.WEB.value
 MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -66,7 +67,8 @@ class WebIntake:
         )
         text = payload.get("text")
         if kind == "text" and isinstance(text, str) and text.strip():
-            command = _command(text.strip())
+            # Control characters go first: "/start\x00" is /start (see core.sanitize).
+            command = _command((clean_text(text) or "").strip())
             if command is not None:
                 return replace(
                     base,

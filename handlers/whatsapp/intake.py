@@ -33,6 +33,7 @@ from conversations.core.messages import (
     MediaRef,
     Person,
 )
+from conversations.core.sanitize import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,7 @@ def decode_message(message: dict[str, Any], contact: dict[str, Any]) -> Inbound 
         return None
     if kind == "text":
         text = str(_dict(message.get("text", {}), "text").get("body") or "")
-        command = _command(text)
+        command = _command(clean_text(text) or "")
         if command is not None:
             return replace(
                 base, kind=InboundKind.COMMAND, text=text, command=command[0], args=command[1]

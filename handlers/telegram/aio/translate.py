@@ -16,7 +16,8 @@ from conversations.core.messages import (
     MediaRef,
     Person,
 )
-from handlers.telegram.common import UNSUPPORTED_KINDS
+from conversations.core.sanitize import clean_text
+from handlers.telegram.common import UNSUPPORTED_KINDS, typed_command
 
 
 def person(user: User, phone: str | None = None) -> Person:
@@ -36,6 +37,9 @@ def _address(message: Message) -> ChatAddress:
 
 def _command(message: Message, bot_username: str) -> tuple[str, str] | None:
     text = message.text or ""
+    cleaned = clean_text(text) or ""
+    if cleaned != text:
+        return typed_command(cleaned, bot_username)
     entity = next(iter(message.entities or ()), None)
     if not text.startswith("/") or entity is None or entity.type != "bot_command" or entity.offset:
         return None

@@ -88,7 +88,8 @@
       say("");
       return true;
     }
-    let error = texts.failed;
+    // A proxy in front may refuse a large body with a page of its own: still say why.
+    let error = response.status === 413 ? texts.too_long : texts.failed;
     try {
       error = (await response.json()).error || error;
     } catch (_) {
@@ -116,16 +117,36 @@
     );
   }
 
+  // The composer grows with its text (up to its CSS max-height, then it scrolls).
+  function grow() {
+    input.style.height = "auto";
+    input.style.height = input.scrollHeight + "px";
+  }
+  input.addEventListener("input", grow);
+
+  // Enter sends; Shift+Enter (or Enter while an input method composes) is a line break.
+  input.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    event.preventDefault();
+    form.requestSubmit();
+  });
+
+  let sending = false;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = input.value.trim();
-    if (!text) return;
+    if (!text || sending) return;
     const id = newId();
-    input.disabled = true;
-    // The same id on a retry: the server applies a message once.
+    sending = true;
+    input.readOnly = true;
+    // What the citizen typed stays in the box until the server has it.
     const ok = await send({ id: id, kind: "text", text: text });
-    input.disabled = false;
-    if (ok) input.value = "";
+    input.readOnly = false;
+    sending = false;
+    if (ok) {
+      input.value = "";
+      grow();
+    }
     input.focus();
   });
 
