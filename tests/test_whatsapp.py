@@ -179,6 +179,21 @@ class TestAComplaintFromWhatsApp:
             assert next_step.startswith("mohon jawab survei")
             # The survey is no status push: it is held back and the desk is told.
             await city.group_hears(city.admin, "gagal terkirim", ticket, "jendela 24 jam")
+            # Nor is an officer's answer: its words fit no template, so it is not sent
+            # (never as a repeat of the status template) and the desk is told.
+            templates = [m for m in graph.sent_to(SITI) if m.type == "template"]
+
+            def failures() -> int:
+                texts = (m.text or "" for m in city.fake.messages_to(city.admin))
+                return sum("gagal terkirim" in t and ticket in t for t in texts)
+
+            before = failures()
+            answer = "Mohon kirim foto lokasi ya."
+            city.desk.send_text_in(city.admin, answer, city.card(city.admin, ticket))
+            await city.fake.wait_for(lambda: failures() > before)
+            await city.fake.wait_idle(quiet=0.3)
+            assert [m for m in graph.sent_to(SITI) if m.type == "template"] == templates
+            assert not any("foto lokasi" in (m.text or "") for m in graph.sent_to(SITI))
 
         assert graph.refused == []
         assert all(m.to == SITI for m in graph.sent)

@@ -242,6 +242,7 @@ class OfficerActions:
             f"push:{event.id}",
             stored,
             complaint_choices(self.ctx, complaint, lang),
+            status_change=False,
         )
         return event
 

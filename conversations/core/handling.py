@@ -284,19 +284,25 @@ async def push_to_citizen(
     key: str,
     attachments: list[Attachment] | None = None,
     choices: tuple[tuple[Choice, ...], ...] = (),
+    status_change: bool = True,
 ) -> None:
-    """Queue a message to the reporter (text, then photos) in their own chat."""
+    """Queue a message to the reporter (text, then photos) in their own chat.
+
+    A status change carries its summary in three short values, for channels that may
+    only send a fixed template (WhatsApp, after its 24-hour window); an officer's
+    answer has none: its words cannot be put in a status template, so such a channel
+    does not send it and tells the desk."""
     assert complaint.id is not None
     citizen = await uow.citizens.get(complaint.citizen_id)
     address = citizen_address(complaint, citizen)
     lang = citizen.language if citizen else complaint.language
-    # The push in three short values, for channels that may only send a fixed
-    # template (WhatsApp, after its 24-hour window).
-    summary = {
-        "ticket": complaint.ticket,
-        "status": status_words(ctx, complaint.status, lang),
-        "next": next_step(ctx, complaint, lang),
-    }
+    extra: dict[str, object] = {}
+    if status_change:
+        extra["summary"] = {
+            "ticket": complaint.ticket,
+            "status": status_words(ctx, complaint.status, lang),
+            "next": next_step(ctx, complaint, lang),
+        }
     await queue_to_citizen(
         uow,
         complaint.citizen_id,
@@ -305,7 +311,7 @@ async def push_to_citizen(
         "push",
         key,
         complaint.id,
-        extra={"summary": summary},
+        extra=extra,
     )
     photos = [a for a in attachments or [] if a.kind == "photo" and a.id is not None]
     if photos:
