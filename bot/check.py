@@ -121,13 +121,23 @@ def _media_problems(folder: Path) -> list[str]:
 
 
 async def check_online(settings: Settings, config: CityConfig | None, report: Report) -> None:
-    await _check_database(settings.database_url, report)
-    if settings.redis_url:
+    # A service whose settings were reported wrong is not asked: their defaults stand in
+    # for them, and asking (say) the real Graph API instead would only mislead.
+    def wrong(prefix: str) -> bool:
+        return any(problem.startswith(prefix) for problem in report.problems)
+
+    if not wrong("DATABASE_URL"):
+        await _check_database(settings.database_url, report)
+    if settings.redis_url and not wrong("REDIS_URL"):
         await _check_redis(settings.redis_url, report)
-    if settings.whatsapp_on and settings.whatsapp_access_token.get_secret_value():
+    if (
+        settings.whatsapp_on
+        and settings.whatsapp_access_token.get_secret_value()
+        and not wrong("WHATSAPP_")
+    ):
         await _check_whatsapp(settings, report)
     token = settings.telegram_bot_token.get_secret_value()
-    if not token:
+    if not token or wrong("TELEGRAM_"):
         return
     base_url = settings.telegram_api_base_url
     bot = Bot(token, base_url=f"{base_url}/bot", base_file_url=f"{base_url}/file/bot")

@@ -264,7 +264,15 @@ class Settings(BaseSettings):
     def missing_keys(self) -> list[str]:
         """Settings the configured channels cannot work without."""
         wa = not self.whatsapp_on
+        wa_keys = (
+            self.whatsapp_access_token,
+            self.whatsapp_app_secret,
+            self.whatsapp_verify_token,
+        )
+        wa_begun = any(key.get_secret_value() for key in wa_keys)
         required = (
+            # The other keys without it would leave WhatsApp silently off.
+            ("WHATSAPP_PHONE_NUMBER_ID", not wa_begun or self.whatsapp_on),
             (
                 "PUBLIC_URL (needed for TELEGRAM_MODE=webhook)",
                 not self.telegram_on or self.telegram_mode != "webhook" or bool(self.public_url),

@@ -343,6 +343,10 @@ async def test_online_check_asks_the_graph_api_for_the_whatsapp_number_and_token
             "WHATSAPP_ACCESS_TOKEN: the Graph API refuses it (expired or revoked); "
             "make a permanent system-user token"
         ]
+        # A wrong address is named once; the real Graph API is not asked instead.
+        monkeypatch.setenv("WHATSAPP_API_BASE_URL", f"{graph.base_url}/v23.0")
+        [wrong] = await problems(capsys)
+        assert wrong.startswith("WHATSAPP_API_BASE_URL") and "graph.facebook.com" not in wrong
 
 
 async def test_check_refuses_plain_http_for_webhooks_and_a_redis_url_of_no_kind(

@@ -80,6 +80,20 @@ def test_webhook_mode_needs_a_public_url() -> None:
         settings.require_telegram()
 
 
+def test_whatsapp_keys_without_the_phone_number_id_are_named_not_ignored() -> None:
+    settings = Settings.model_validate(
+        {
+            "whatsapp_access_token": "EAAG-token",
+            "whatsapp_app_secret": "app-secret",
+            "whatsapp_verify_token": "verify",
+        }
+    )
+    assert not settings.whatsapp_on
+    assert settings.missing_keys() == ["WHATSAPP_PHONE_NUMBER_ID"]
+    with pytest.raises(SystemExit, match="WHATSAPP_PHONE_NUMBER_ID"):
+        settings.require_telegram()
+
+
 def test_empty_values_from_env_example_count_as_unset(env_file_here: Path) -> None:
     env_file_here.write_text("TELEGRAM_BOT_TOKEN=\nADMIN_CHAT_ID=\n")
     settings = Settings()
