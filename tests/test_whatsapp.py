@@ -197,6 +197,10 @@ class TestAComplaintFromWhatsApp:
 
         assert graph.refused == []
         assert all(m.to == SITI for m in graph.sent)
+        # Commands read as the words a WhatsApp citizen types ("status ADU-…").
+        texts = " ".join(m.text or "" for m in graph.sent)
+        assert f"status {ticket}" in texts
+        assert not any(f"/{word}" in texts for word in ("status", "lapor", "batal", "start"))
         # Siti's photo is kept by the bot (under its SHA-256), beside the officer's.
         stored = {p.stem: p.read_bytes() for p in (tmp_path / "media").rglob("*.jpg")}
         assert stored[hashlib.sha256(PHOTO).hexdigest()] == PHOTO
@@ -271,7 +275,7 @@ class TestTheWebhook:
             await siti.hears("Selamat datang")
             await graph.wait_for(lambda: app.inbox.handled >= 1)
             await siti.says("bantuan")
-            await siti.hears("/lapor")
+            await siti.hears("Cara menyampaikan aduan")
             menus = [m for m in graph.sent_to(SITI) if "Selamat datang" in m.text]
             assert len(menus) == 1
 

@@ -34,30 +34,12 @@ from conversations.core.messages import (
     Person,
 )
 from conversations.core.sanitize import clean_text
+from handlers.whatsapp.words import WITH_ARGUMENTS, WORDS
 
 log = logging.getLogger(__name__)
 
 CHANNEL = Channel.WHATSAPP.value
 BODY_LIMIT = 1024 * 1024
-# Words a citizen types instead of a command; "status ADU-2025-000123" takes the rest.
-WORDS = {
-    "lapor": "lapor",
-    "report": "lapor",
-    "status": "status",
-    "batal": "batal",
-    "cancel": "batal",
-    "menu": "menu",
-    "start": "menu",
-    "mulai": "menu",
-    "bantuan": "bantuan",
-    "help": "bantuan",
-    "aduansaya": "aduansaya",
-    "bahasa": "bahasa",
-    "language": "bahasa",
-    "privasi": "privasi",
-    "privacy": "privasi",
-}
-WITH_ARGUMENTS = frozenset({"status"})
 UNSUPPORTED = {
     "audio": "voice",
     "voice": "voice",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from conversations.core.domain import OutboxItem
 from conversations.core.messages import Reply
 from conversations.core.ports import Clock, FileStore, SendOutcome, SendResult
 from handlers.whatsapp.render import CAPTION_LIMIT, Outgoing, render, shorten
+from handlers.whatsapp.words import without_slashes
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,7 @@ class WhatsAppSender:
 
     async def _send(self, item: OutboxItem, files: FileStore) -> str | None:
         reply = Reply.from_dict(item.payload["reply"])
+        reply = replace(reply, text=without_slashes(reply.text))
         to = item.chat_id
         if not await self._within_window(to):
             summary = item.payload.get("summary")
