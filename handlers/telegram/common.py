@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from conversations.core.domain import OutboxItem
 from conversations.core.inbox import ChannelIntake, Inbox, InboxEntry
-from conversations.core.messages import Reply
+from conversations.core.messages import Inbound, InboundKind, Reply
 from conversations.core.ports import FileStore, SendOutcome, SendResult
 
 log = logging.getLogger(__name__)
@@ -321,6 +321,18 @@ def citizen_press(update: dict[str, Any]) -> str | None:
     if not isinstance(chat, dict) or chat.get("type") != "private":
         return None
     return str(query["id"])
+
+
+def press_answer(
+    payload: dict[str, Any], inbound: Inbound, notice: str | None, answered_in_webhook: bool
+) -> tuple[str, str | None] | None:
+    """The press to answer after handling, with its text: (callback id, notice); None
+    when there is none, or a citizen's press was answered in the webhook response."""
+    if inbound.kind is not InboundKind.CHOICE or not inbound.callback_id:
+        return None
+    if answered_in_webhook and citizen_press(payload) is not None:
+        return None
+    return inbound.callback_id, notice[:CALLBACK_TEXT_LIMIT] if notice else None
 
 
 def webhook_route(path: str, secret: str, inbox: Inbox) -> Route:

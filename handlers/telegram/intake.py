@@ -22,16 +22,15 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
-from conversations.core.messages import Inbound, InboundKind
+from conversations.core.messages import Inbound
 from handlers.telegram.common import (
     ALLOWED_UPDATES,
-    CALLBACK_TEXT_LIMIT,
     Fetch,
     PollConflict,
     SlowDown,
     TokenRefused,
     Unreachable,
-    citizen_press,
+    press_answer,
 )
 from handlers.telegram.translate import from_update
 
@@ -63,11 +62,9 @@ class TelegramIntake:
             return None
 
     async def finish(self, payload: dict[str, Any], inbound: Inbound, notice: str | None) -> None:
-        if inbound.kind is InboundKind.CHOICE and inbound.callback_id:
-            if self.answered_in_webhook and citizen_press(payload) is not None:
-                return
-            text = notice[:CALLBACK_TEXT_LIMIT] if notice else None
-            await self.bot.answer_callback_query(inbound.callback_id, text=text)
+        press = press_answer(payload, inbound, notice, self.answered_in_webhook)
+        if press is not None:
+            await self.bot.answer_callback_query(press[0], text=press[1])
 
 
 def raw_updates(bot: Bot) -> Fetch:

@@ -23,17 +23,16 @@ from aiogram.exceptions import (
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
-from conversations.core.messages import Inbound, InboundKind
+from conversations.core.messages import Inbound
 from handlers.telegram.aio.translate import from_update
 from handlers.telegram.common import (
     ALLOWED_UPDATES,
-    CALLBACK_TEXT_LIMIT,
     Fetch,
     PollConflict,
     SlowDown,
     TokenRefused,
     Unreachable,
-    citizen_press,
+    press_answer,
 )
 
 log = logging.getLogger(__name__)
@@ -64,11 +63,9 @@ class AiogramIntake:
             return None
 
     async def finish(self, payload: dict[str, Any], inbound: Inbound, notice: str | None) -> None:
-        if inbound.kind is InboundKind.CHOICE and inbound.callback_id:
-            if self.answered_in_webhook and citizen_press(payload) is not None:
-                return
-            text = notice[:CALLBACK_TEXT_LIMIT] if notice else None
-            await self.bot.answer_callback_query(callback_query_id=inbound.callback_id, text=text)
+        press = press_answer(payload, inbound, notice, self.answered_in_webhook)
+        if press is not None:
+            await self.bot.answer_callback_query(callback_query_id=press[0], text=press[1])
 
 
 class RawGetUpdates(GetUpdates):
