@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -111,6 +112,7 @@ class Result:
     seconds: float = 0.0
     violations: int = 0
     twice: int = 0
+    driver_cpu: float = 0.0  # this process: load generator, fake Bot API, balancer
 
     @property
     def per_second(self) -> float:
@@ -205,7 +207,7 @@ async def replied(fake: FakeTelegram, user: FakeUser, before: int, buttons: bool
         new = fake.messages_to(user)[before:]
         return bool(new) and (not buttons or any(m.buttons for m in new))
 
-    await fake.wait_for(usable, timeout=60)
+    await fake.wait_for_chat(user, usable, timeout=60)
 
 
 def button(fake: FakeTelegram, user: FakeUser, *words: str) -> tuple[SentMessage, str]:
@@ -349,6 +351,7 @@ async def _measure(
     result = Result()
     calls_before = requests(fake)
     cpu_before = sum(process.cpu() for process in processes)
+    driver_before = _own_cpu()
     started = time.monotonic()
 
     async def citizen(index: int, user: FakeUser) -> None:
@@ -359,6 +362,7 @@ async def _measure(
     result.seconds = time.monotonic() - started
     await fake.wait_idle(quiet=0.5, timeout=60)
     result.cpu = sum(process.cpu() for process in processes) - cpu_before
+    result.driver_cpu = _own_cpu() - driver_before
     result.calls = requests(fake) - calls_before
     result.rss_mb = max(process.peak_rss_mb() for process in processes)
     result.violations = len(
@@ -374,6 +378,11 @@ async def _measure(
         max(0, sum("ADU-" in (m.text or "") for m in fake.messages_to(user)) - 1) for user in users
     )
     return result
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def open_dialogues(url: str, count: int = 10_000) -> None:
@@ -438,6 +447,8 @@ def report(name: str, result: Result, baseline: Result | None = None) -> str:
         f"{1000 * result.percentile(50):.0f} ms, p95 {1000 * result.percentile(95):.0f} ms, "
         f"p99 {1000 * result.percentile(99):.0f} ms; peak RSS {result.rss_mb:.0f} MB"
         + (f"; complaints lost {result.lost}" if name.startswith("kanal") else "")
+        + f" (load generator and fake: {1000 * result.driver_cpu / max(1, result.updates):.1f}"
+        " ms CPU/update)"
     )
 
 
