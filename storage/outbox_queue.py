@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from conversations.core.domain import CardLink, OutboxItem
 from storage.claims import claim_lanes, release_rows
-from storage.mapping import to_record
+from storage.mapping import to_db_time, to_record
 from storage.tables import CardLinkRow, CitizenRow, OutboxRow
 from storage.workers import OUTBOX
 
@@ -25,6 +28,34 @@ DELIVERY = "delivery"
 RECENT = 200
 
 
+_OUTBOX: Table = OutboxRow.__table__  # type: ignore[attr-defined]
+_MARK_SENT = (
+    _OUTBOX.update()
+    .where(
+        _OUTBOX.c.id == bindparam("ident"),
+        _OUTBOX.c.status == "sending",
+        _OUTBOX.c.owner == bindparam("me"),
+    )
+    .values(
+        status="sent",
+        sent_at=bindparam("sent_at"),
+        sent_message_id=bindparam("message_id"),
+        owner=None,
+        lease_until=None,
+        attempts=bindparam("attempts"),
+        error=None,
+    )
+)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    item: OutboxItem
+    message_id: int | None
+    now: datetime
+    ref: str | None
+
+
 class SqlOutboxQueue:
     def __init__(
         self,
@@ -35,6 +66,8 @@ class SqlOutboxQueue:
         self._sessions = sessions
         self.owner = owner or uuid.uuid4().hex
         self.owner_timeout = owner_timeout
+        self._sent: list[tuple[_Sent, asyncio.Future[None]]] = []
+        self._recording: asyncio.Task[None] | None = None
 
     async def claim(
         self,
@@ -65,19 +98,51 @@ class SqlOutboxQueue:
     async def mark_sent(
         self, item: OutboxItem, message_id: int | None, now: datetime, ref: str | None = None
     ) -> None:
-        values: dict[str, Any] = {
-            "status": "sent",
-            "sent_at": now,
-            "sent_message_id": message_id,
-            "owner": None,
-            "lease_until": None,
-            "attempts": item.attempts + 1,
-            "error": None,
-        }
-        if ref is not None:
-            values["payload"] = {**item.payload, SENT_REF: ref}
-        async with self._sessions() as session, session.begin():
-            await session.execute(update(OutboxRow).where(self._mine(item)).values(**values))
+        """Record a sent row. Rows sent while a record is being written are written
+        together in the next transaction: one commit for many sends."""
+        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sent.append((_Sent(item, message_id, now, ref), recorded))
+        if self._recording is None or self._recording.done():
+            self._recording = asyncio.get_running_loop().create_task(self._record_sent())
+        await recorded
+
+    async def _record_sent(self) -> None:
+        while self._sent:
+            batch, self._sent = self._sent, []
+            try:
+                async with self._sessions() as session, session.begin():
+                    await self._write_sent(session, [sent for sent, _ in batch])
+            except Exception as error:
+                for _, recorded in batch:
+                    if not recorded.done():
+                        recorded.set_exception(error)
+                continue
+            for _, recorded in batch:
+                if not recorded.done():
+                    recorded.set_result(None)
+
+    async def _write_sent(self, session: AsyncSession, batch: list[_Sent]) -> None:
+        await session.execute(
+            _MARK_SENT,
+            [
+                {
+                    "ident": sent.item.id,
+                    "me": self.owner,
+                    "sent_at": to_db_time(sent.now),
+                    "message_id": sent.message_id,
+                    "attempts": sent.item.attempts + 1,
+                }
+                for sent in batch
+            ],
+        )
+        for sent in batch:
+            item, message_id = sent.item, sent.message_id
+            if sent.ref is not None:
+                await session.execute(
+                    update(OutboxRow)
+                    .where(col(OutboxRow.id) == item.id)
+                    .values(payload={**item.payload, SENT_REF: sent.ref})
+                )
             if item.kind == "card" and message_id is not None and item.complaint_id is not None:
                 await session.merge(
                     CardLinkRow(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -47,6 +47,67 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The statements every update runs are built once, as Core statements on the tables:
+# the ORM's bulk-update and flush machinery cost more CPU than the queries themselves.
+_INBOX: Table = InboxRow.__table__  # type: ignore[attr-defined]
+_CITIZEN: Table = CitizenRow.__table__  # type: ignore[attr-defined]
+_DIALOGUE: Table = DialogueRow.__table__  # type: ignore[attr-defined]
+_OUTBOX: Table = OutboxRow.__table__  # type: ignore[attr-defined]
+
+_INBOX_DONE = (
+    _INBOX.update()
+    .where(_INBOX.c.key == bindparam("k"), _INBOX.c.status != "done")
+    .values(
+        status="done", processed_at=bindparam("now"), payload=None, owner=None, lease_until=None
+    )
+)
+_CITIZEN_BY_ACCOUNT = select(_CITIZEN).where(
+    _CITIZEN.c.channel == bindparam("channel"), _CITIZEN.c.external_id == bindparam("external")
+)
+_CITIZEN_OFFER = (
+    _CITIZEN.update()
+    .where(_CITIZEN.c.id == bindparam("ident"))
+    .values(offered=bindparam("offered"))
+)
+_DIALOGUE_GET = select(_DIALOGUE).where(_DIALOGUE.c.citizen_id == bindparam("ident"))
+_DIALOGUE_VALUES: dict[str, Any] = {
+    "step": bindparam("step"),
+    "draft": bindparam("draft"),
+    "back": bindparam("back"),
+    "editing": bindparam("editing"),
+    "context": bindparam("context"),
+    "updated_at": bindparam("updated_at"),
+}
+_DIALOGUE_UPDATE = (
+    _DIALOGUE.update()
+    .where(_DIALOGUE.c.citizen_id == bindparam("ident"))
+    .values(**_DIALOGUE_VALUES)
+)
+_DIALOGUE_INSERT = _DIALOGUE.insert().values(citizen_id=bindparam("ident"), **_DIALOGUE_VALUES)
+_DIALOGUE_DELETE = _DIALOGUE.delete().where(_DIALOGUE.c.citizen_id == bindparam("ident"))
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT, for ON CONFLICT DO NOTHING."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    return sqlite_insert if sqlite else postgresql_insert
+
+
+_OUTBOX_ADD: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def _outbox_add(session: AsyncSession, columns: tuple[str, ...]) -> Any:
+    key = (session.get_bind().dialect.name, columns)
+    if key not in _OUTBOX_ADD:
+        _OUTBOX_ADD[key] = (
+            _insert_for(session)(_OUTBOX)
+            .values({name: bindparam(name) for name in columns})
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(_OUTBOX.c.id)
+        )
+    return _OUTBOX_ADD[key]
+
+
 class SqlUpdateLog:
     def __init__(self, session: AsyncSession):
         self.session = session
@@ -58,18 +119,11 @@ class SqlUpdateLog:
         dedupe commit together. An event that never went through the inbox (a
         direct call) gets a done row of its own.
         """
-        i: Any = InboxRow
         now = _utcnow()
-        marked = await self.session.execute(
-            update(InboxRow)
-            .where(i.key == key, i.status != "done")
-            .values(status="done", processed_at=now, payload=None, owner=None, lease_until=None)
-            .execution_options(synchronize_session=False)
-        )
+        marked = await self.session.execute(_INBOX_DONE, {"k": key, "now": now})
         if marked.rowcount:  # type: ignore[attr-defined]
             return True
-        sqlite = self.session.get_bind().dialect.name == "sqlite"
-        statement: Any = (sqlite_insert if sqlite else postgresql_insert)(InboxRow)
+        statement: Any = _insert_for(self.session)(_INBOX)
         inserted = await self.session.execute(
             statement.values(
                 key=key[:160],
@@ -81,7 +135,7 @@ class SqlUpdateLog:
                 processed_at=now,
             )
             .on_conflict_do_nothing(index_elements=["key"])
-            .returning(i.id)
+            .returning(_INBOX.c.id)
         )
         return inserted.scalar_one_or_none() is not None
 
@@ -99,20 +153,25 @@ _CITIZEN_OWN_COLUMNS = ("offered", "awaiting")
 class SqlCitizens:
     def __init__(self, session: AsyncSession):
         self.session = session
+        # The choices stored for a citizen as this transaction last read or wrote them:
+        # most updates offer the same choices again, and need not write them.
+        self._offered: dict[int, list[dict[str, str]]] = {}
+
+    def _seen(self, citizen: Citizen | None) -> Citizen | None:
+        if citizen is not None and citizen.id is not None:
+            self._offered[citizen.id] = list(citizen.offered)
+        return citizen
 
     async def get(self, citizen_id: int) -> Citizen | None:
         row = await self.session.get(CitizenRow, citizen_id, populate_existing=True)
-        return _citizen(row) if row else None
+        return self._seen(_citizen(row)) if row else None
 
     async def find(self, channel: str, external_id: str) -> Citizen | None:
-        row = (
-            await self.session.execute(
-                select(CitizenRow).where(
-                    col(CitizenRow.channel) == channel, col(CitizenRow.external_id) == external_id
-                )
-            )
-        ).scalar_one_or_none()
-        return _citizen(row) if row else None
+        found = await self.session.execute(
+            _CITIZEN_BY_ACCOUNT, {"channel": channel, "external": external_id}
+        )
+        row = found.one_or_none()
+        return self._seen(_citizen(row)) if row else None  # type: ignore[arg-type]
 
     async def find_by_chat(self, channel: str, chat_id: str) -> Citizen | None:
         row = (
@@ -146,9 +205,10 @@ class SqlCitizens:
         )
 
     async def offer(self, citizen_id: int, choices: list[dict[str, str]]) -> None:
-        await self.session.execute(
-            update(CitizenRow).where(CitizenRow.id == citizen_id).values(offered=choices)  # type: ignore[arg-type]
-        )
+        if self._offered.get(citizen_id) == choices:
+            return
+        await self.session.execute(_CITIZEN_OFFER, {"ident": citizen_id, "offered": choices})
+        self._offered[citizen_id] = list(choices)
 
     async def await_input(self, citizen_id: int, awaiting: Awaiting | None) -> None:
         stored = awaiting.to_dict() if awaiting else None
@@ -162,7 +222,7 @@ class SqlDialogues:
         self.session = session
 
     async def get(self, citizen_id: int) -> Dialogue | None:
-        row = await self.session.get(DialogueRow, citizen_id)
+        row = (await self.session.execute(_DIALOGUE_GET, {"ident": citizen_id})).one_or_none()
         if row is None:
             return None
         return Dialogue(
@@ -175,23 +235,21 @@ class SqlDialogues:
         )
 
     async def save(self, dialogue: Dialogue) -> None:
-        row = await self.session.get(DialogueRow, dialogue.citizen_id)
-        if row is None:
-            row = DialogueRow(
-                citizen_id=dialogue.citizen_id, step=dialogue.step, updated_at=_utcnow()
-            )
-            self.session.add(row)
-        row.step = dialogue.step
-        row.draft = dialogue.draft.to_dict()
-        row.back = list(dialogue.back)
-        row.editing = dialogue.editing
-        row.context = dict(dialogue.context)
-        row.updated_at = _utcnow()
+        values = {
+            "ident": dialogue.citizen_id,
+            "step": dialogue.step,
+            "draft": dialogue.draft.to_dict(),
+            "back": list(dialogue.back),
+            "editing": dialogue.editing,
+            "context": dict(dialogue.context),
+            "updated_at": _utcnow(),
+        }
+        updated = await self.session.execute(_DIALOGUE_UPDATE, values)
+        if not updated.rowcount:  # type: ignore[attr-defined]
+            await self.session.execute(_DIALOGUE_INSERT, values)
 
     async def delete(self, citizen_id: int) -> None:
-        row = await self.session.get(DialogueRow, citizen_id)
-        if row is not None:
-            await self.session.delete(row)
+        await self.session.execute(_DIALOGUE_DELETE, {"ident": citizen_id})
 
 
 class SqlAttachments:
@@ -417,14 +475,9 @@ class SqlOutbox:
             item.created_at = datetime.now(UTC)
         values = row_values(item)
         values.pop("id", None)
-        sqlite = self.session.get_bind().dialect.name == "sqlite"
-        statement: Any = (sqlite_insert if sqlite else postgresql_insert)(OutboxRow)
-        statement = (
-            statement.values(**values)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(col(OutboxRow.id))
-        )
-        inserted = (await self.session.execute(statement)).scalar_one_or_none()
+        inserted = (
+            await self.session.execute(_outbox_add(self.session, tuple(values)), values)
+        ).scalar_one_or_none()
         if inserted is None:
             return False
         item.id = int(inserted)
