@@ -47,6 +47,7 @@ from storage.files import LocalFileStore
 from storage.inbox_store import SqlInboxStore
 from storage.outbox_queue import SqlOutboxQueue
 from storage.report_queries import SqlReportQueries
+from storage.repositories import OutboxClaim
 from storage.schedule_queries import SqlScheduleQueries
 from storage.unit_of_work import SqlUnitOfWork
 from storage.web_store import SqlWebStore
@@ -76,6 +77,8 @@ class KanalAduan:
         self.whatsapp: WhatsAppChannel | None = None
         self.setup: SetupMode | None = None
         self.announcement = ""
+        # Set once delivery runs: until then rows are queued the ordinary way.
+        self.outbox_claim: OutboxClaim | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -88,7 +91,7 @@ class KanalAduan:
         files = LocalFileStore(settings.media_dir)
 
         def uow() -> SqlUnitOfWork:
-            return SqlUnitOfWork(sessions)
+            return SqlUnitOfWork(sessions, self.outbox_claim)
 
         self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         self.web_channel = WebChannel(settings, SqlWebStore(sessions), files)
@@ -166,6 +169,12 @@ class KanalAduan:
             on_sent=self.web_channel.sent,
         )
         self.ctx.wake_outbox = self.deliverer.wake
+        self.outbox_claim = OutboxClaim(
+            outbox_queue.owner,
+            settings.outbox_lease_seconds,
+            self.deliverer.adopt,
+            self.deliverer.hand_back,
+        )
         if self.whatsapp is not None:
             self.whatsapp.prepare(
                 self.ctx,

@@ -107,7 +107,9 @@ class CitizenChat:
             assert citizen.id is not None
             await offer(uow, citizen.id, replies)
             await uow.commit()
-        ctx.wake_outbox()
+            waiting = uow.outbox.left_waiting
+        if waiting:
+            ctx.wake_outbox()
         return Turn(replies=replies)
 
     async def _citizen(self, uow: UnitOfWork, inbound: Inbound) -> Citizen:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
@@ -93,6 +94,15 @@ def _insert_for(session: AsyncSession) -> Any:
     return sqlite_insert if sqlite else postgresql_insert
 
 
+_OUTBOX_UNFINISHED = (
+    select(_OUTBOX.c.id)
+    .where(
+        _OUTBOX.c.chat_id == bindparam("chat"),
+        _OUTBOX.c.channel == bindparam("channel"),
+        _OUTBOX.c.status.in_(["pending", "sending"]),
+    )
+    .limit(1)
+)
 _OUTBOX_ADD: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
@@ -464,24 +474,73 @@ class SqlEvents:
         return [to_record(row, Event) for row in rows]
 
 
+@dataclass(frozen=True)
+class OutboxClaim:
+    """Rows a transaction queues for a chat with nothing else waiting are written as
+    already claimed by this process, and handed to its delivery once committed: no
+    claim round (four statements and a transaction) between a reply and its send."""
+
+    owner: str
+    lease_seconds: float
+    adopt: Callable[[list[OutboxItem]], None]
+    # After a failed commit: put back whatever of these rows was committed after all.
+    hand_back: Callable[[list[OutboxItem]], None]
+
+
 class SqlOutbox:
-    def __init__(self, session: AsyncSession):
+    def __init__(self, session: AsyncSession, claim: OutboxClaim | None = None):
         self.session = session
+        self.claim = claim
+        self.claimed: list[OutboxItem] = []
+        self.left_waiting = False
+        # Per chat in this transaction: may its rows be claimed as they are written?
+        self._lane_free: dict[tuple[str, str], bool] = {}
 
     async def add(self, item: OutboxItem) -> bool:
         """Queue ``item`` unless its dedupe key is queued; one statement, so two
         processes adding the same key at once both commit (one of them adds nothing)."""
         if item.created_at is None:
             item.created_at = datetime.now(UTC)
+        claimed = await self._may_claim(item)
+        if claimed:
+            assert self.claim is not None
+            item.status = "sending"
         values = row_values(item)
         values.pop("id", None)
+        if claimed:
+            assert self.claim is not None
+            values["owner"] = self.claim.owner
+            values["lease_until"] = datetime.now(UTC) + timedelta(seconds=self.claim.lease_seconds)
         inserted = (
             await self.session.execute(_outbox_add(self.session, tuple(values)), values)
         ).scalar_one_or_none()
         if inserted is None:
+            item.status = "pending"
             return False
         item.id = int(inserted)
+        if claimed:
+            self.claimed.append(item)
+        else:
+            self.left_waiting = True
         return True
+
+    def forget_claims(self) -> None:
+        """The transaction was rolled back: nothing it wrote exists."""
+        self.claimed.clear()
+        self._lane_free.clear()
+
+    async def _may_claim(self, item: OutboxItem) -> bool:
+        lane = (item.channel, item.chat_id)
+        if self.claim is None or item.next_attempt_at is not None:
+            # Queued for later (an album being gathered): the chat's later rows wait too.
+            self._lane_free[lane] = False
+            return False
+        if lane not in self._lane_free:
+            waiting = await self.session.execute(
+                _OUTBOX_UNFINISHED, {"channel": item.channel, "chat": item.chat_id}
+            )
+            self._lane_free[lane] = waiting.first() is None
+        return self._lane_free[lane]
 
     async def revise(self, dedupe_key: str, payload: dict[str, Any], not_before: datetime) -> bool:
         """Replace the payload of a queued row nobody has started to send; False when
@@ -491,7 +550,9 @@ class SqlOutbox:
             .where(col(OutboxRow.dedupe_key) == dedupe_key, col(OutboxRow.status) == "pending")
             .values(payload=payload, next_attempt_at=to_db_time(not_before))
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        revised = bool(result.rowcount)  # type: ignore[attr-defined]
+        self.left_waiting = self.left_waiting or revised
+        return revised
 
     async def complaint_of_sent(self, chat_id: str, message_id: int) -> int | None:
         found = (

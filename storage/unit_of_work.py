@@ -20,6 +20,7 @@ from conversations.core.ports import (
     UpdateLog,
 )
 from storage.repositories import (
+    OutboxClaim,
     SqlAgencyTopics,
     SqlAttachments,
     SqlCards,
@@ -45,8 +46,11 @@ class SqlUnitOfWork:
     requests: OfficerRequests
     topics: AgencyTopics
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], claim: OutboxClaim | None = None
+    ):
         self._sessions = sessions
+        self._claim = claim
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
@@ -56,7 +60,7 @@ class SqlUnitOfWork:
         self.attachments = SqlAttachments(self.session)
         self.complaints = SqlComplaints(self.session)
         self.events = SqlEvents(self.session)
-        self.outbox = SqlOutbox(self.session)
+        self.outbox = self._outbox = SqlOutbox(self.session, self._claim)
         self.cards = SqlCards(self.session)
         self.requests = SqlOfficerRequests(self.session)
         self.topics = SqlAgencyTopics(self.session)
@@ -74,7 +78,18 @@ class SqlUnitOfWork:
             await self.session.close()
 
     async def commit(self) -> None:
-        await self.session.commit()
+        claimed, self._outbox.claimed = self._outbox.claimed, []
+        try:
+            await self.session.commit()
+        except BaseException:
+            if claimed and self._claim is not None:
+                # The commit may have happened anyway (the connection broke on the
+                # way back): rows claimed by a live process would wait forever.
+                self._claim.hand_back(claimed)
+            raise
+        if claimed and self._claim is not None:
+            self._claim.adopt(claimed)
 
     async def rollback(self) -> None:
+        self._outbox.forget_claims()
         await self.session.rollback()

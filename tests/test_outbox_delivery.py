@@ -28,6 +28,7 @@ from storage import migrate
 from storage.database import create_engine, is_sqlite, session_factory
 from storage.files import LocalFileStore
 from storage.outbox_queue import SqlOutboxQueue
+from storage.repositories import OutboxClaim
 from storage.schedule_queries import SqlScheduleQueries
 from storage.tables import CitizenRow, OutboxRow
 from storage.unit_of_work import SqlUnitOfWork
@@ -511,3 +512,90 @@ async def test_with_redis_out_of_reach_each_process_keeps_the_limits_alone(
         assert texts_to(fake, user.id) == [f"p{i}" for i in range(4)]
     assert fake.limit_violations() == []
     await unreachable.aclose()
+
+
+def claiming_uow(engine: AsyncEngine, d: Deliverer) -> Any:
+    """Units of work of a running bot: rows for a chat with nothing waiting are claimed
+    by this process as they are written and handed to its delivery at commit."""
+    assert isinstance(d.queue, SqlOutboxQueue)
+    claim = OutboxClaim(d.queue.owner, 60.0, d.adopt, d.hand_back)
+    return lambda: SqlUnitOfWork(session_factory(engine), claim)
+
+
+async def queue_texts(uow_factory: Any, chat_id: int, texts: list[str]) -> bool:
+    """Queue texts in one transaction; whether a claim round must pick any of them up."""
+    async with uow_factory() as uow:
+        for text in texts:
+            await queue(
+                uow, ChatAddress(Channel.TELEGRAM, str(chat_id)), Reply(text), "push", f"t:{text}"
+            )
+        await uow.commit()
+        return bool(uow.outbox.left_waiting)
+
+
+async def test_replies_to_a_chat_with_nothing_waiting_go_out_at_commit_in_order(
+    fake: FakeTelegram, bot: Bot, engine: AsyncEngine
+) -> None:
+    user = fake.private_user(1001)
+    d = deliverer(engine, bot)
+    assert not await queue_texts(claiming_uow(engine, d), user.id, ["satu", "dua"])
+    # No wake-up, no claim round: the commit handed both rows to delivery.
+    await fake.wait_for(lambda: len(texts_to(fake, user.id)) == 2, timeout=5)
+    assert texts_to(fake, user.id) == ["satu", "dua"]
+    await d.lanes.wait_idle()
+    assert (await statuses(engine)) == Counter({"sent": 2})
+    await d.close()
+
+
+async def test_a_reply_never_overtakes_a_message_still_waiting_for_its_chat(
+    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+) -> None:
+    user = fake.private_user(1001)
+    await push(core, user.id, ["satu"])
+    fake.fail_next("sendMessage", status=429, retry_after=1, chat_id=user.id)
+    d = deliverer(engine, bot)
+    await d.run_once()  # "satu" met the 429: it waits a second, queued
+    assert (await statuses(engine))["pending"] == 1
+    assert await queue_texts(claiming_uow(engine, d), user.id, ["dua"])
+    await until_settled(d, engine)
+    assert texts_to(fake, user.id) == ["satu", "dua"]
+    await d.close()
+
+
+async def test_rows_claimed_by_a_commit_that_reported_failure_are_put_back_in_line(
+    fake: FakeTelegram, bot: Bot, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = fake.private_user(1001)
+    d = deliverer(engine, bot)
+    make = claiming_uow(engine, d)
+    uow = make()
+    async with uow:
+        await queue(uow, ChatAddress(Channel.TELEGRAM, str(user.id)), Reply("satu"), "push", "k1")
+        real_commit = uow.session.commit
+
+        async def committed_then_lost() -> None:
+            await real_commit()
+            raise ConnectionError("connection lost after COMMIT")
+
+        monkeypatch.setattr(uow.session, "commit", committed_then_lost)
+        with pytest.raises(ConnectionError):
+            await uow.commit()
+    # The row did commit; it must not stay claimed by this (live) process unsent.
+    await until_settled(d, engine)
+    assert texts_to(fake, user.id) == ["satu"]
+    await d.close()
+
+
+async def test_rows_of_a_rolled_back_transaction_are_never_sent(
+    fake: FakeTelegram, bot: Bot, engine: AsyncEngine
+) -> None:
+    user = fake.private_user(1001)
+    d = deliverer(engine, bot)
+    async with claiming_uow(engine, d)() as uow:
+        await queue(uow, ChatAddress(Channel.TELEGRAM, str(user.id)), Reply("batal"), "push", "b")
+        await uow.rollback()
+        await queue(uow, ChatAddress(Channel.TELEGRAM, str(user.id)), Reply("jadi"), "push", "j")
+        await uow.commit()
+    await until_settled(d, engine)
+    assert texts_to(fake, user.id) == ["jadi"]
+    await d.close()

@@ -98,6 +98,7 @@ class Deliverer:
         self._rounds_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._settled = 0
+        self._releasing: set[asyncio.Task[None]] = set()
 
     # triggering ------------------------------------------------------------
 
@@ -149,6 +150,45 @@ class Deliverer:
                 if refused:
                     await self.queue.release(refused)
             return len(items)
+
+    def adopt(self, items: list[OutboxItem]) -> None:
+        """Send rows this process claimed as they were written, as if a claim round
+        had picked them; rows a lane cannot take now are handed back."""
+        by_lane: dict[str, list[OutboxItem]] = defaultdict(list)
+        for item in items:
+            by_lane[lane_of(item)].append(item)
+        refused: list[OutboxItem] = []
+        for key, rows in by_lane.items():
+            refused += self.lanes.add(key, rows)
+        if refused:
+            self.hand_back(refused)
+
+    def hand_back(self, items: list[OutboxItem]) -> None:
+        """Put claimed rows back in line (retried until the database takes it)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: the rows' lease runs out, and a claim round takes them
+        task = loop.create_task(self._release_until_done(items))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    async def _release_until_done(self, items: list[OutboxItem]) -> None:
+        pause = 0.5
+        while True:
+            try:
+                await self.queue.release(items)
+                break
+            except Exception as error:
+                log.warning(
+                    "outbox: cannot hand back %d rows (%s); retrying in %.0f s",
+                    len(items),
+                    type(error).__name__,
+                    pause,
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+        self.wake()
 
     async def run_once(self) -> int:
         """Deliver until nothing is due; returns how many rows were settled.

@@ -93,6 +93,10 @@ class Events(Protocol):
 
 
 class Outbox(Protocol):
+    # Rows this transaction queued that a claim round must pick up (after the commit,
+    # wake delivery); rows claimed as they were written go out without one.
+    left_waiting: bool
+
     async def add(self, item: OutboxItem) -> bool:
         """Queue a message; False when its dedupe key is already queued."""
 
