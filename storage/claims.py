@@ -192,11 +192,26 @@ async def release_rows(
 
 
 async def extend_leases(
-    session: AsyncSession, table: QueueTable, owner: str, until: datetime
+    session: AsyncSession,
+    table: QueueTable,
+    owner: str,
+    until: datetime,
+    ending_before: datetime | None = None,
 ) -> None:
+    """Extend the leases this owner holds to ``until``; with ``ending_before``, only
+    those that end before it, and on PostgreSQL none that a transaction is changing.
+
+    Taking every held row in one statement queued the heartbeat behind the updates
+    finishing those rows, and them behind it: rows are settled within seconds, so
+    they are left alone; a row held long (a slow chat) is extended in good time.
+    """
     c = table.column
-    await session.execute(
-        update(table.model)
-        .where(c("status") == table.claimed, c("owner") == owner)
-        .values(lease_until=until)
-    )
+    mine = and_(c("status") == table.claimed, c("owner") == owner)
+    if ending_before is not None:
+        mine = and_(mine, or_(c("lease_until").is_(None), c("lease_until") < ending_before))
+    target: Any = mine
+    if session.get_bind().dialect.name == "postgresql":
+        # A locked row is being settled by its owner; the next heartbeat extends it
+        # if it is still held.
+        target = c("id").in_(select(c("id")).where(mine).with_for_update(skip_locked=True))
+    await session.execute(update(table.model).where(target).values(lease_until=until))
