@@ -111,30 +111,33 @@ async def claim_lanes(
     if skip_lanes:
         inner = inner.where(lane.not_in(list(skip_lanes)))
     ranked = inner.subquery()
-    picked = (
-        await session.execute(
-            select(ranked.c.id, ranked.c.rn)
-            .where(ranked.c.rn <= per_lane, ranked.c.head_ok == 1)
-            .order_by(ranked.c.id)
-            .limit(max(1, limit))
-        )
-    ).all()
+    # Ranked and locked in one statement: the window runs in the derived table, the
+    # lock (``SKIP LOCKED``) takes only the queue's rows.
+    query = (
+        select(table.model, ranked.c.rn)
+        .join(ranked, c("id") == ranked.c.id)
+        .where(ranked.c.rn <= per_lane, ranked.c.head_ok == 1)
+        .order_by(c("id"))
+        .limit(max(1, limit))
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=table.model)
+    picked = (await session.execute(query)).all()
     if not picked:
         return []
-    rank = {int(ident): int(rn) for ident, rn in picked}
-    query = select(table.model).where(c("id").in_(list(rank))).order_by(c("id"))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list((await session.execute(query)).scalars())
+    rank = {int(row.id): int(rn) for row, rn in picked}
     by_lane: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
-    for row in rows:
+    for row, _ in picked:
         by_lane[table.lane_of(row)].append(row)
     chosen: list[Any] = []
-    live = {
-        str(ident)
-        for ident in (await session.execute(live_owners(owner_cutoff))).scalars()
-        if ident != owner
-    }
+    live: set[str] = set()
+    if any(row.status == table.claimed for row, _ in picked):
+        # Only a takeover needs to know who is alive now.
+        live = {
+            str(ident)
+            for ident in (await session.execute(live_owners(owner_cutoff))).scalars()
+            if ident != owner
+        }
     for held in by_lane.values():
         expected = 1
         for row in held:
