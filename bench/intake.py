@@ -381,6 +381,7 @@ class Probe:
         self.meter: CpuMeter | None = None
         self.waits: dict[str, int] = {}
         self.samples = 0
+        self.cost = 0.0  # this process's CPU spent reading /proc: not the load's
         self._task: asyncio.Task[None] | None = None
         self._connection: Any = None
 
@@ -404,7 +405,9 @@ class Probe:
             await asyncio.sleep(0.1)
             tick += 1
             if tick % 3 == 0:
+                began = time.process_time()
                 self.meter.sample()
+                self.cost += time.process_time() - began
             rows = await self._connection.fetch(
                 "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS what, count(*)"
                 " FROM pg_stat_activity WHERE datname = $1 AND state = 'active'"
@@ -424,6 +427,7 @@ class Probe:
         self.meter.sample()
         await self._connection.close()
         result.postgres_cpu = self.meter.postgres()
+        result.driver_cpu -= self.cost
         result.waits = dict(self.waits)
         result.wait_samples = self.samples
 
@@ -669,7 +673,29 @@ async def scale_out(citizens: int, url: str, balancer: bool = False) -> list[str
         lines.append(breakdown(r))
     ratio = two.per_second / one.per_second if one.per_second else float("nan")
     lines.append(f"scale-out: 2 processes = {ratio:.2f}x one")
+    lines.append(ceiling(one, two))
     return lines
+
+
+def ceiling(one: Result, two: Result) -> str:
+    """What the CPU per update allows on this machine's cores with nothing else
+    running: one process is held to one core, everything shares all of them."""
+    cores = os.cpu_count() or 1
+
+    def per_update(r: Result) -> tuple[float, float]:
+        n = max(1, r.updates)
+        return r.cpu / n, (r.cpu + r.postgres_cpu + r.driver_cpu) / n
+
+    bot1, all1 = per_update(one)
+    _, all2 = per_update(two)
+    if not (bot1 and all1 and all2):
+        return "scale-out ceiling: not measured"
+    first = min(1 / bot1, cores / all1)
+    second = min(2 / per_update(two)[0], cores / all2)
+    return (
+        f"scale-out ceiling from CPU per update on {cores} idle cores: 1 process "
+        f"{first:.0f} updates/s, 2 processes {second:.0f} updates/s = {second / first:.2f}x"
+    )
 
 
 async def run(citizens: int, rate: float, database: str | None, balancer: bool = False) -> None:
