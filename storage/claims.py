@@ -111,30 +111,33 @@ async def claim_lanes(
     if skip_lanes:
         inner = inner.where(lane.not_in(list(skip_lanes)))
     ranked = inner.subquery()
-    picked = (
-        await session.execute(
-            select(ranked.c.id, ranked.c.rn)
-            .where(ranked.c.rn <= per_lane, ranked.c.head_ok == 1)
-            .order_by(ranked.c.id)
-            .limit(max(1, limit))
-        )
-    ).all()
+    # Ranked and locked in one statement: the window runs in the derived table, the
+    # lock (``SKIP LOCKED``) takes only the queue's rows.
+    query = (
+        select(table.model, ranked.c.rn)
+        .join(ranked, c("id") == ranked.c.id)
+        .where(ranked.c.rn <= per_lane, ranked.c.head_ok == 1)
+        .order_by(c("id"))
+        .limit(max(1, limit))
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=table.model)
+    picked = (await session.execute(query)).all()
     if not picked:
         return []
-    rank = {int(ident): int(rn) for ident, rn in picked}
-    query = select(table.model).where(c("id").in_(list(rank))).order_by(c("id"))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list((await session.execute(query)).scalars())
+    rank = {int(row.id): int(rn) for row, rn in picked}
     by_lane: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
-    for row in rows:
+    for row, _ in picked:
         by_lane[table.lane_of(row)].append(row)
     chosen: list[Any] = []
-    live = {
-        str(ident)
-        for ident in (await session.execute(live_owners(owner_cutoff))).scalars()
-        if ident != owner
-    }
+    live: set[str] = set()
+    if any(row.status == table.claimed for row, _ in picked):
+        # Only a takeover needs to know who is alive now.
+        live = {
+            str(ident)
+            for ident in (await session.execute(live_owners(owner_cutoff))).scalars()
+            if ident != owner
+        }
     for held in by_lane.values():
         expected = 1
         for row in held:
@@ -192,11 +195,26 @@ async def release_rows(
 
 
 async def extend_leases(
-    session: AsyncSession, table: QueueTable, owner: str, until: datetime
+    session: AsyncSession,
+    table: QueueTable,
+    owner: str,
+    until: datetime,
+    ending_before: datetime | None = None,
 ) -> None:
+    """Extend the leases this owner holds to ``until``; with ``ending_before``, only
+    those that end before it, and on PostgreSQL none that a transaction is changing.
+
+    Taking every held row in one statement queued the heartbeat behind the updates
+    finishing those rows, and them behind it: rows are settled within seconds, so
+    they are left alone; a row held long (a slow chat) is extended in good time.
+    """
     c = table.column
-    await session.execute(
-        update(table.model)
-        .where(c("status") == table.claimed, c("owner") == owner)
-        .values(lease_until=until)
-    )
+    mine = and_(c("status") == table.claimed, c("owner") == owner)
+    if ending_before is not None:
+        mine = and_(mine, or_(c("lease_until").is_(None), c("lease_until") < ending_before))
+    target: Any = mine
+    if session.get_bind().dialect.name == "postgresql":
+        # A locked row is being settled by its owner; the next heartbeat extends it
+        # if it is still held.
+        target = c("id").in_(select(c("id")).where(mine).with_for_update(skip_locked=True))
+    await session.execute(update(table.model).where(target).values(lease_until=until))

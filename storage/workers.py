@@ -120,6 +120,8 @@ class SqlWorkers:
         return released
 
     async def heartbeat(self, now: datetime, lease_seconds: float) -> None:
+        """Say this process is alive, then extend the leases that end within half a
+        lease (so the heartbeat must run at least that often)."""
         async with self._sessions() as session, session.begin():
             worker: Any = WorkerRow
             result = await session.execute(
@@ -132,9 +134,13 @@ class SqlWorkers:
                         id=self.id, host=self.host, pid=self.pid, started_at=now, heartbeat_at=now
                     )
                 )
-            until = now + timedelta(seconds=lease_seconds)
-            for table in QUEUES:
-                await extend_leases(session, table, self.id, until)
+        # Each in its own transaction after the beat is committed: a beat never waits
+        # on rows, and holds none of one queue's rows while it waits on the other's.
+        until = now + timedelta(seconds=lease_seconds)
+        ending = now + timedelta(seconds=lease_seconds / 2)
+        for table in QUEUES:
+            async with self._sessions() as session, session.begin():
+                await extend_leases(session, table, self.id, until, ending_before=ending)
 
     async def deregister(self) -> None:
         async with self._sessions() as session, session.begin():

@@ -270,3 +270,51 @@ async def test_webhook_mode_posts_updates_with_the_secret_until_answered(
         assert await bot.get_updates(timeout=0) == ()
     finally:
         await runner.cleanup()
+
+
+async def test_webhook_backends_take_updates_in_turn_each_chat_in_order(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    from aiohttp import web
+
+    received: list[list[tuple[int, str]]] = [[], []]
+    runners = []
+    for index in range(2):
+
+        async def hook(request: web.Request, index: int = index) -> web.Response:
+            update = await request.json()
+            message = update["message"]
+            received[index].append((message["chat"]["id"], message["text"]))
+            return web.Response(status=200)
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        runners.append(runner)
+    fake.webhook_backends = [f"http://127.0.0.1:{r.addresses[0][1]}" for r in runners]
+    try:
+        # The registered URL's path is kept; its host is the balancer's, never called.
+        assert await bot.set_webhook("http://127.0.0.1:9/hook")
+        users = [fake.private_user(3001 + n) for n in range(3)]
+        for number in range(4):
+            for user in users:
+                user.send_text(f"m{number}")
+        await fake.wait_for(lambda: len(fake.delivered_updates) == 12)
+        assert len(received[0]) == len(received[1]) == 6
+        for user in users:
+            # A chat's next update is POSTed once the previous one was answered.
+            texts = [t for update in fake.delivered_updates for t in _texts(update, user.id)]
+            assert texts == [f"m{n}" for n in range(4)]
+            assert len(fake.webhook_routes[user.id]) == 4
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+
+
+def _texts(update: dict[str, object], chat: int) -> list[str]:
+    message = update.get("message")
+    if isinstance(message, dict) and message["chat"]["id"] == chat:
+        return [str(message["text"])]
+    return []

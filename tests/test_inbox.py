@@ -9,13 +9,13 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations.core.context import SystemClock
 from conversations.core.inbox import Inbox, InboxEntry, InboxItem
 from conversations.core.messages import Channel, ChatAddress, Inbound, InboundKind, Person
-from storage.database import session_factory
+from storage.database import is_sqlite, session_factory
 from storage.inbox_store import SqlInboxStore
 from storage.tables import InboxRow
 from storage.unit_of_work import SqlUnitOfWork
@@ -235,3 +235,40 @@ class TestProcessesThatDie:
         await restarted.register(datetime.now(UTC))
         assert await restarted.release_orphans(datetime.now(UTC)) == 1
         assert (await statuses(engine))["t:4:1"] == "pending"
+
+
+class TestHeartbeat:
+    async def test_a_slow_chats_update_stays_with_its_live_process_past_its_first_lease(
+        self, engine: AsyncEngine
+    ) -> None:
+        holder = await worker(engine, host="one")
+        store = SqlInboxStore(session_factory(engine), holder.id)
+        await store.ingest([entry(6, 1)], datetime.now(UTC), 1.0)
+        await asyncio.sleep(0.6)
+        await holder.heartbeat(datetime.now(UTC), 1.0)
+        await asyncio.sleep(0.6)  # the lease it was claimed with has run out
+        other = await worker(engine, host="two")
+        taken = await SqlInboxStore(session_factory(engine), other.id).claim(
+            datetime.now(UTC), 10, 1.0
+        )
+        assert taken == []
+        assert (await statuses(engine))["t:6:1"] == "processing"
+
+    async def test_a_heartbeat_does_not_wait_for_an_update_being_applied(
+        self, engine: AsyncEngine
+    ) -> None:
+        if is_sqlite(str(engine.url)):
+            return  # one process on SQLite: writers take turns anyway
+        holder = await worker(engine)
+        store = SqlInboxStore(session_factory(engine), holder.id)
+        await store.ingest([entry(8, 1)], datetime.now(UTC), 1.0)
+        applying = session_factory(engine)()
+        async with applying.begin():
+            # Applying the update: its row is marked done in a transaction still open.
+            row: Any = InboxRow
+            await applying.execute(update(InboxRow).where(row.key == "t:8:1").values(status="done"))
+            await asyncio.sleep(0.6)  # its lease is due for extending
+            await asyncio.wait_for(holder.heartbeat(datetime.now(UTC), 1.0), timeout=3)
+            others = await (await worker(engine, host="two")).others_alive(datetime.now(UTC))
+            assert holder.id in [w.id for w in others]
+        await applying.close()

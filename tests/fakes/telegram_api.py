@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -775,6 +776,13 @@ class FakeTelegram:
         self.webhook_secret: str | None = None
         self.webhook_max_connections = 40
         self.webhook_posts: list[tuple[JSON, int]] = []  # (update, HTTP status or 0)
+        # Several bot processes sharing one database: the fake plays their load balancer,
+        # POSTing each update to the next of these addresses in turn (the webhook URL's
+        # path kept), so no balancer hop stands between Telegram and the processes.
+        self.webhook_backends: list[str] = []
+        # Per chat, the index in ``webhook_backends`` of each update it accepted.
+        self.webhook_routes: dict[object, list[int]] = defaultdict(list)
+        self._webhook_turn = 0
         self._webhook_task: asyncio.Task[None] | None = None
         self._changed: asyncio.Event | None = None
         self._chat_events: dict[int, asyncio.Event] = {}
@@ -1528,10 +1536,16 @@ class FakeTelegram:
         if self.webhook_secret is not None:
             headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook_secret
         status, body = 0, b""
+        backend = -1
         try:
             assert self.webhook_url is not None
+            url = self.webhook_url
+            if self.webhook_backends:
+                backend = self._webhook_turn % len(self.webhook_backends)
+                self._webhook_turn += 1
+                url = self.webhook_backends[backend] + urlsplit(url).path
             async with session.post(
-                self.webhook_url,
+                url,
                 data=json.dumps(queued.update),
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=10),
@@ -1542,6 +1556,8 @@ class FakeTelegram:
             status = 0
         self.webhook_posts.append((queued.update, status))
         if 200 <= status < 300:
+            if backend >= 0:
+                self.webhook_routes[_update_chat(queued.update)].append(backend)
             await self._webhook_reply(body)
             self._queue = [q for q in self._queue if q is not queued]
             self.delivered_updates.append(json.loads(json.dumps(queued.update)))
