@@ -83,6 +83,7 @@ async def test_an_absent_bot_api_is_a_network_error_not_a_timeout() -> None:
         await request.shutdown()
     assert not isinstance(raised.value, TimedOut)
     assert "aiohttp.ClientConnectorError" in raised.value.message
+    assert TOKEN not in raised.value.message
 
 
 ANSWER = b'{"ok":true,"result":{"id":1,"is_bot":true,"first_name":"P","username":"proxied_bot"}}'

@@ -163,7 +163,9 @@ class AiohttpRequest(BaseRequest):
             # ConnectionTimeoutError), as is the upload's write deadline.
             raise TimedOut from error
         except aiohttp.ClientError as error:
-            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+            # Some of aiohttp's messages carry the URL, whose path carries the token.
+            reason = str(error).replace(url, url[: url.find("/bot") + 4] + "<token>/…")
+            raise NetworkError(f"aiohttp.{type(error).__name__}: {reason}") from error
 
     async def _upload(
         self,
