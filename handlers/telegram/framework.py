@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from conversations.core.profile import BotProfile
+from handlers.telegram.aiohttp_request import AiohttpRequest
 from handlers.telegram.common import ALLOWED_UPDATES
 from handlers.telegram.files import TelegramMediaFetcher
 from handlers.telegram.intake import TelegramIntake, raw_updates
@@ -18,13 +18,14 @@ class PtbTelegram:
     name = "ptb"
 
     def __init__(self, token: str, api_base_url: str):
+        # python-telegram-bot's default is one connection: every send would queue.
+        self.requests = (AiohttpRequest(connection_pool_size=64), AiohttpRequest(1))
         self.bot = Bot(
             token,
             base_url=f"{api_base_url}/bot",
             base_file_url=f"{api_base_url}/file/bot",
-            # python-telegram-bot's default is one connection: every send would queue.
-            request=HTTPXRequest(connection_pool_size=64),
-            get_updates_request=HTTPXRequest(connection_pool_size=1),
+            request=self.requests[0],
+            get_updates_request=self.requests[1],
         )
         self.intake = TelegramIntake(self.bot)
         self.sender = TelegramSender(self.bot)
@@ -47,3 +48,7 @@ class PtbTelegram:
 
     async def close(self) -> None:
         await self.bot.shutdown()
+        # A Bot that was never initialized skips its requests' shutdown, but they open
+        # their sessions when first used.
+        for request in self.requests:
+            await request.shutdown()

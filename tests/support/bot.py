@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from telegram import Bot
-
 from bot.runtime import KanalAduan
 from bot.settings import Settings
 from bot.telegram_channel import TelegramFramework
@@ -17,7 +15,6 @@ from handlers.telegram.aio.framework import AiogramTelegram, aiogram_bot
 from handlers.telegram.aio.sender import AiogramSender
 from handlers.telegram.common import BotApiSender
 from handlers.telegram.framework import PtbTelegram
-from handlers.telegram.sender import TelegramSender
 from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
@@ -74,10 +71,12 @@ async def framework_sender(fake: FakeTelegram, framework: str) -> AsyncIterator[
         finally:
             await bot.session.close()
         return
-    async with Bot(
-        TOKEN, base_url=f"{fake.base_url}/bot", base_file_url=f"{fake.base_url}/file/bot"
-    ) as ptb:
-        yield TelegramSender(ptb)
+    parts = PtbTelegram(TOKEN, fake.base_url)  # the Bot and requests the bot runs with
+    try:
+        await parts.bot.initialize()
+        yield parts.sender
+    finally:
+        await parts.close()
 
 
 @asynccontextmanager
