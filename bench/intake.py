@@ -520,7 +520,7 @@ async def _measure(
 
     await asyncio.gather(*(citizen(i, u) for i, u in enumerate(users)))
     result.seconds = time.monotonic() - started
-    await fake.wait_idle(quiet=0.5, timeout=60)
+    await fake.wait_idle(quiet=1.5, timeout=60)
     result.window = time.monotonic() - started
     result.cpu = sum(process.cpu() for process in processes) - cpu_before
     result.driver_cpu = _own_cpu() - driver_before

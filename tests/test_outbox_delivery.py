@@ -599,3 +599,17 @@ async def test_rows_of_a_rolled_back_transaction_are_never_sent(
     await until_settled(d, engine)
     assert texts_to(fake, user.id) == ["jadi"]
     await d.close()
+
+
+async def test_a_chat_with_more_queued_than_one_claim_takes_drains_without_waiting_for_a_tick(
+    fake: FakeTelegram, bot: Bot, core: Core, engine: AsyncEngine
+) -> None:
+    # Two dozen cards for the desk at once (a flood of complaints): one claim takes ten
+    # rows of a chat; the rest must follow as soon as those are out.
+    texts = [f"kartu {n:02d}" for n in range(25)]
+    await push(core, ADMIN_CHAT_ID, texts)
+    d = deliverer(engine, bot, limits=SendLimits(**FAST, group_per_minute=1000))  # type: ignore[arg-type]
+    d.wake()  # the one wake-up after the commit; no scheduler ticks in this test
+    await fake.wait_for(lambda: len(texts_to(fake, ADMIN_CHAT_ID)) == 25, timeout=5)
+    assert texts_to(fake, ADMIN_CHAT_ID) == texts
+    await d.close()

@@ -99,6 +99,7 @@ class Deliverer:
         self._stopping = False
         self._settled = 0
         self._releasing: set[asyncio.Task[None]] = set()
+        self._refill: set[str] = set()
 
     # triggering ------------------------------------------------------------
 
@@ -146,6 +147,10 @@ class Deliverer:
             for item in items:
                 by_lane[lane_of(item)].append(item)
             for key, rows in by_lane.items():
+                if len(rows) >= PER_CHAT:
+                    # More may wait behind these: claim again once the lane runs dry,
+                    # rather than on the scheduler's next tick.
+                    self._refill.add(key)
                 refused = self.lanes.add(key, rows)
                 if refused:
                     await self.queue.release(refused)
@@ -241,6 +246,9 @@ class Deliverer:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 30.0)
         self._settled += 1
+        if lane in self._refill and self.lanes.held().get(lane, 0) <= 1:
+            self._refill.discard(lane)
+            self.wake()
         # A row that must wait keeps the chat's later rows waiting behind it, in order.
         return carry_on
 
