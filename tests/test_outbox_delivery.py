@@ -599,3 +599,35 @@ async def test_rows_of_a_rolled_back_transaction_are_never_sent(
     await until_settled(d, engine)
     assert texts_to(fake, user.id) == ["jadi"]
     await d.close()
+
+
+async def test_two_processes_writing_to_one_chat_at_once_never_both_send_to_it(
+    engine: AsyncEngine,
+) -> None:
+    """An officer's push (one process) and a citizen's reply (another) for the same chat,
+    in transactions open at the same time: only one process may hold the chat's rows,
+    or the chat gets the two processes' messages interleaved (a later commit's
+    message overtaking an earlier one's) and twice its rate."""
+    if is_sqlite(str(engine.url)):
+        pytest.skip("SQLite has one writer: two transactions are never open at once")
+    adopted: dict[str, list[OutboxItem]] = {"p1": [], "p2": []}
+
+    def claiming(owner: str) -> Any:
+        claim = OutboxClaim(owner, 60.0, adopted[owner].extend, lambda items: None)
+        return SqlUnitOfWork(session_factory(engine), claim)
+
+    chat = ChatAddress(Channel.TELEGRAM, "1001")
+    async with claiming("p1") as officer, claiming("p2") as citizen:
+        await queue(officer, chat, Reply("ditutup"), "push", "a1")
+        await queue(officer, chat, Reply("nilai kami"), "push", "a2")
+        await queue(citizen, chat, Reply("menu"), "reply", "b1")
+        await officer.commit()
+        await citizen.commit()
+    async with session_factory(engine)() as session:
+        o: Any = OutboxRow
+        holders = set(
+            (await session.execute(select(o.owner).where(o.status == "sending"))).scalars()
+        )
+        waiting = (await session.execute(select(o.dedupe_key).where(o.status == "pending"))).all()
+    assert len(holders) == 1, f"the chat's rows are held by {holders}"
+    assert len(adopted["p1"]) + len(adopted["p2"]) + len(waiting) == 3
