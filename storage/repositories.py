@@ -552,7 +552,8 @@ class SqlOutbox:
         return True
 
     def forget_claims(self) -> None:
-        """The transaction was rolled back: nothing it wrote exists."""
+        """The transaction ended: rolled back, nothing it wrote exists; committed, what it
+        found of its chats may have changed since."""
         self.claimed.clear()
         self._lane_free.clear()
 

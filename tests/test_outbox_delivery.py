@@ -631,3 +631,30 @@ async def test_two_processes_writing_to_one_chat_at_once_never_both_send_to_it(
         waiting = (await session.execute(select(o.dedupe_key).where(o.status == "pending"))).all()
     assert len(holders) == 1, f"the chat's rows are held by {holders}"
     assert len(adopted["p1"]) + len(adopted["p2"]) + len(waiting) == 3
+
+
+async def test_a_unit_of_work_committed_once_looks_at_its_chat_again_before_claiming(
+    engine: AsyncEngine,
+) -> None:
+    """What a transaction found of a chat ends with it: after its commit, a photo album
+    queued to wait for its other photos holds the chat's later rows behind it."""
+    adopted: list[OutboxItem] = []
+    claim = OutboxClaim("p1", 60.0, adopted.extend, lambda items: None)
+    chat = ChatAddress(Channel.TELEGRAM, "1001")
+    async with SqlUnitOfWork(session_factory(engine), claim) as first:
+        await queue(first, chat, Reply("satu"), "push", "k1")
+        await first.commit()
+        async with SqlUnitOfWork(session_factory(engine), claim) as other:
+            album = OutboxItem(
+                "telegram",
+                "1001",
+                "album",
+                {"text": "foto"},
+                "album",
+                next_attempt_at=datetime.now(UTC) + timedelta(seconds=30),
+            )
+            assert await other.outbox.add(album)
+            await other.commit()
+        await queue(first, chat, Reply("dua"), "push", "k2")
+        await first.commit()
+    assert [item.dedupe_key for item in adopted] == ["k1"]
