@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -104,6 +117,20 @@ _OUTBOX_UNFINISHED = (
     .limit(1)
 )
 _OUTBOX_ADD: dict[tuple[str, tuple[str, ...]], Any] = {}
+# PostgreSQL advisory locks of outbox lanes: (this class, a 32-bit hash of the chat).
+_LANE_LOCK_CLASS = 0x4B41
+_LANE_LOCK = select(
+    func.pg_try_advisory_xact_lock(
+        literal(_LANE_LOCK_CLASS, Integer), bindparam("lane", type_=Integer)
+    )
+)
+
+
+def _lane_key(channel: str, chat_id: str) -> int:
+    """A stable signed 32-bit number for a chat (two chats sharing one only means a
+    claim round sends one's rows instead)."""
+    digest = hashlib.blake2b(f"{channel}:{chat_id}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _outbox_add(session: AsyncSession, columns: tuple[str, ...]) -> Any:
@@ -525,7 +552,8 @@ class SqlOutbox:
         return True
 
     def forget_claims(self) -> None:
-        """The transaction was rolled back: nothing it wrote exists."""
+        """The transaction ended: rolled back, nothing it wrote exists; committed, what it
+        found of its chats may have changed since."""
         self.claimed.clear()
         self._lane_free.clear()
 
@@ -536,11 +564,28 @@ class SqlOutbox:
             self._lane_free[lane] = False
             return False
         if lane not in self._lane_free:
-            waiting = await self.session.execute(
-                _OUTBOX_UNFINISHED, {"channel": item.channel, "chat": item.chat_id}
-            )
-            self._lane_free[lane] = waiting.first() is None
+            self._lane_free[lane] = await self._lane_is_free(item)
         return self._lane_free[lane]
+
+    async def _lane_is_free(self, item: OutboxItem) -> bool:
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Two transactions open at once (an officer's push in one process, the
+            # citizen's reply in another) do not see each other's rows: both would
+            # claim, and two processes would send to the chat side by side. The
+            # transaction holding the chat's lock (to its end) is the only one that
+            # may claim; another finds it taken and leaves its rows to a claim round,
+            # which waits for the holder's rows. Never waits, so never deadlocks.
+            # Checked in a statement of its own: the check below must see rows
+            # committed before the lock was had.
+            locked = await self.session.execute(
+                _LANE_LOCK, {"lane": _lane_key(item.channel, item.chat_id)}
+            )
+            if not locked.scalar_one():
+                return False
+        waiting = await self.session.execute(
+            _OUTBOX_UNFINISHED, {"channel": item.channel, "chat": item.chat_id}
+        )
+        return waiting.first() is None
 
     async def revise(self, dedupe_key: str, payload: dict[str, Any], not_before: datetime) -> bool:
         """Replace the payload of a queued row nobody has started to send; False when

@@ -82,11 +82,15 @@ class SqlUnitOfWork:
         try:
             await self.session.commit()
         except BaseException:
+            self._outbox.forget_claims()
             if claimed and self._claim is not None:
                 # The commit may have happened anyway (the connection broke on the
                 # way back): rows claimed by a live process would wait forever.
                 self._claim.hand_back(claimed)
             raise
+        # What this transaction knew of its chats (and, on PostgreSQL, their locks)
+        # ended with it: the next one looks again.
+        self._outbox.forget_claims()
         if claimed and self._claim is not None:
             self._claim.adopt(claimed)
 

@@ -613,3 +613,62 @@ async def test_a_chat_with_more_queued_than_one_claim_takes_drains_without_waiti
     await fake.wait_for(lambda: len(texts_to(fake, ADMIN_CHAT_ID)) == 25, timeout=5)
     assert texts_to(fake, ADMIN_CHAT_ID) == texts
     await d.close()
+
+
+async def test_two_processes_writing_to_one_chat_at_once_never_both_send_to_it(
+    engine: AsyncEngine,
+) -> None:
+    """An officer's push (one process) and a citizen's reply (another) for the same chat,
+    in transactions open at the same time: only one process may hold the chat's rows,
+    or the chat gets the two processes' messages interleaved (a later commit's
+    message overtaking an earlier one's) and twice its rate."""
+    if is_sqlite(str(engine.url)):
+        pytest.skip("SQLite has one writer: two transactions are never open at once")
+    adopted: dict[str, list[OutboxItem]] = {"p1": [], "p2": []}
+
+    def claiming(owner: str) -> Any:
+        claim = OutboxClaim(owner, 60.0, adopted[owner].extend, lambda items: None)
+        return SqlUnitOfWork(session_factory(engine), claim)
+
+    chat = ChatAddress(Channel.TELEGRAM, "1001")
+    async with claiming("p1") as officer, claiming("p2") as citizen:
+        await queue(officer, chat, Reply("ditutup"), "push", "a1")
+        await queue(officer, chat, Reply("nilai kami"), "push", "a2")
+        await queue(citizen, chat, Reply("menu"), "reply", "b1")
+        await officer.commit()
+        await citizen.commit()
+    async with session_factory(engine)() as session:
+        o: Any = OutboxRow
+        holders = set(
+            (await session.execute(select(o.owner).where(o.status == "sending"))).scalars()
+        )
+        waiting = (await session.execute(select(o.dedupe_key).where(o.status == "pending"))).all()
+    assert len(holders) == 1, f"the chat's rows are held by {holders}"
+    assert len(adopted["p1"]) + len(adopted["p2"]) + len(waiting) == 3
+
+
+async def test_a_unit_of_work_committed_once_looks_at_its_chat_again_before_claiming(
+    engine: AsyncEngine,
+) -> None:
+    """What a transaction found of a chat ends with it: after its commit, a photo album
+    queued to wait for its other photos holds the chat's later rows behind it."""
+    adopted: list[OutboxItem] = []
+    claim = OutboxClaim("p1", 60.0, adopted.extend, lambda items: None)
+    chat = ChatAddress(Channel.TELEGRAM, "1001")
+    async with SqlUnitOfWork(session_factory(engine), claim) as first:
+        await queue(first, chat, Reply("satu"), "push", "k1")
+        await first.commit()
+        async with SqlUnitOfWork(session_factory(engine), claim) as other:
+            album = OutboxItem(
+                "telegram",
+                "1001",
+                "album",
+                {"text": "foto"},
+                "album",
+                next_attempt_at=datetime.now(UTC) + timedelta(seconds=30),
+            )
+            assert await other.outbox.add(album)
+            await other.commit()
+        await queue(first, chat, Reply("dua"), "push", "k2")
+        await first.commit()
+    assert [item.dedupe_key for item in adopted] == ["k1"]
