@@ -203,6 +203,19 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("worker_heartbeat_seconds")
+    @classmethod
+    def _heartbeat(cls, value: float, info: ValidationInfo) -> float:
+        lease = info.data.get("outbox_lease_seconds")
+        # A held row's lease is extended once half of it is left: a slower beat would
+        # let another process take over (and send again) a row this one still holds.
+        if lease is not None and value > lease / 3:
+            raise ValueError(
+                f"WORKER_HEARTBEAT_SECONDS ({value:g}) must be at most a third of "
+                f"OUTBOX_LEASE_SECONDS ({lease:g})"
+            )
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:

@@ -80,6 +80,12 @@ def test_webhook_mode_needs_a_public_url() -> None:
         settings.require_telegram()
 
 
+def test_a_heartbeat_too_slow_for_the_leases_it_keeps_is_refused() -> None:
+    with pytest.raises(ValidationError, match="WORKER_HEARTBEAT_SECONDS"):
+        Settings.model_validate({"outbox_lease_seconds": 4, "worker_heartbeat_seconds": 2})
+    assert Settings.model_validate({"outbox_lease_seconds": 6, "worker_heartbeat_seconds": 2})
+
+
 def test_whatsapp_keys_without_the_phone_number_id_are_named_not_ignored() -> None:
     settings = Settings.model_validate(
         {
