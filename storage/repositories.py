@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from conversations.core.domain import (
@@ -107,6 +107,13 @@ def _insert_for(session: AsyncSession) -> Any:
     return sqlite_insert if sqlite else postgresql_insert
 
 
+_TICKET: Table = TicketCounterRow.__table__  # type: ignore[attr-defined]
+_TICKET_TAKE = (
+    postgresql_insert(_TICKET)
+    .values(period=bindparam("period"), value=1)
+    .on_conflict_do_update(index_elements=["period"], set_={"value": _TICKET.c.value + 1})
+    .returning(_TICKET.c.value)
+)
 _OUTBOX_UNFINISHED = (
     select(_OUTBOX.c.id)
     .where(
@@ -345,6 +352,15 @@ class SqlComplaints:
 
     async def next_ticket(self, prefix: str, now: datetime) -> str:
         period = now.strftime("%y%m")
+        engine = self.session.bind
+        if isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql":
+            # Several processes submit at once: the month's counter row is locked only
+            # for its own short transaction, not until the submission commits (every
+            # other submission queued behind it). A submission that then fails leaves
+            # its number unused.
+            async with engine.begin() as connection:
+                taken = await connection.execute(_TICKET_TAKE, {"period": period})
+                return f"{prefix}-{period}-{taken.scalar_one():04d}"
         result = await self.session.execute(
             update(TicketCounterRow)
             .where(TicketCounterRow.period == period)  # type: ignore[arg-type]
