@@ -7,11 +7,15 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alembic import command
 from storage.database import normalise_url
+
+# Any constant that no other advisory lock of this database uses.
+MIGRATION_LOCK = 0x4B414E414C
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent.parent / "alembic"
 
@@ -28,6 +32,10 @@ async def upgrade(engine: AsyncEngine) -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
 
     def _upgrade(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            # Several processes started at once on a new database: one migrates, the
+            # others wait for its commit and find the schema current.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
