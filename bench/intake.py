@@ -87,8 +87,9 @@ class Process:
 
     def cpu(self) -> float:
         assert self.popen is not None
-        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        cpu = _cpu_of(self.popen.pid)
+        assert cpu is not None, "the bot process is gone"
+        return cpu
 
     def peak_rss_mb(self) -> float:
         assert self.popen is not None

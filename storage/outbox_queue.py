@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from conversations.core.batches import Batches
 from conversations.core.domain import CardLink, OutboxItem
 from storage.claims import claim_lanes, release_rows
 from storage.mapping import to_db_time, to_record
@@ -66,8 +66,7 @@ class SqlOutboxQueue:
         self._sessions = sessions
         self.owner = owner or uuid.uuid4().hex
         self.owner_timeout = owner_timeout
-        self._sent: list[tuple[_Sent, asyncio.Future[None]]] = []
-        self._recording: asyncio.Task[None] | None = None
+        self._recording: Batches[_Sent, None] = Batches(self._record_sent)
 
     async def claim(
         self,
@@ -100,26 +99,11 @@ class SqlOutboxQueue:
     ) -> None:
         """Record a sent row. Rows sent while a record is being written are written
         together in the next transaction: one commit for many sends."""
-        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._sent.append((_Sent(item, message_id, now, ref), recorded))
-        if self._recording is None or self._recording.done():
-            self._recording = asyncio.get_running_loop().create_task(self._record_sent())
-        await recorded
+        await self._recording.add([_Sent(item, message_id, now, ref)])
 
-    async def _record_sent(self) -> None:
-        while self._sent:
-            batch, self._sent = self._sent, []
-            try:
-                async with self._sessions() as session, session.begin():
-                    await self._write_sent(session, [sent for sent, _ in batch])
-            except Exception as error:
-                for _, recorded in batch:
-                    if not recorded.done():
-                        recorded.set_exception(error)
-                continue
-            for _, recorded in batch:
-                if not recorded.done():
-                    recorded.set_result(None)
+    async def _record_sent(self, batch: list[_Sent]) -> None:
+        async with self._sessions() as session, session.begin():
+            await self._write_sent(session, batch)
 
     async def _write_sent(self, session: AsyncSession, batch: list[_Sent]) -> None:
         await session.execute(

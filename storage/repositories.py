@@ -197,25 +197,17 @@ _CITIZEN_OWN_COLUMNS = ("offered", "awaiting")
 class SqlCitizens:
     def __init__(self, session: AsyncSession):
         self.session = session
-        # The choices stored for a citizen as this transaction last read or wrote them:
-        # most updates offer the same choices again, and need not write them.
-        self._offered: dict[int, list[dict[str, str]]] = {}
-
-    def _seen(self, citizen: Citizen | None) -> Citizen | None:
-        if citizen is not None and citizen.id is not None:
-            self._offered[citizen.id] = list(citizen.offered)
-        return citizen
 
     async def get(self, citizen_id: int) -> Citizen | None:
         row = await self.session.get(CitizenRow, citizen_id, populate_existing=True)
-        return self._seen(_citizen(row)) if row else None
+        return _citizen(row) if row else None
 
     async def find(self, channel: str, external_id: str) -> Citizen | None:
         found = await self.session.execute(
             _CITIZEN_BY_ACCOUNT, {"channel": channel, "external": external_id}
         )
         row = found.one_or_none()
-        return self._seen(_citizen(row)) if row else None  # type: ignore[arg-type]
+        return _citizen(row) if row else None  # type: ignore[arg-type]
 
     async def find_by_chat(self, channel: str, chat_id: str) -> Citizen | None:
         row = (
@@ -249,10 +241,7 @@ class SqlCitizens:
         )
 
     async def offer(self, citizen_id: int, choices: list[dict[str, str]]) -> None:
-        if self._offered.get(citizen_id) == choices:
-            return
         await self.session.execute(_CITIZEN_OFFER, {"ident": citizen_id, "offered": choices})
-        self._offered[citizen_id] = list(choices)
 
     async def await_input(self, citizen_id: int, awaiting: Awaiting | None) -> None:
         stored = awaiting.to_dict() if awaiting else None
@@ -545,13 +534,11 @@ class SqlOutbox:
         if item.created_at is None:
             item.created_at = datetime.now(UTC)
         claimed = await self._may_claim(item)
-        if claimed:
-            assert self.claim is not None
-            item.status = "sending"
         values = row_values(item)
         values.pop("id", None)
         if claimed:
             assert self.claim is not None
+            item.status = values["status"] = "sending"
             values["owner"] = self.claim.owner
             values["lease_until"] = datetime.now(UTC) + timedelta(seconds=self.claim.lease_seconds)
         inserted = (

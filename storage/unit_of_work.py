@@ -78,19 +78,19 @@ class SqlUnitOfWork:
             await self.session.close()
 
     async def commit(self) -> None:
-        claimed, self._outbox.claimed = self._outbox.claimed, []
+        claimed = list(self._outbox.claimed)
         try:
             await self.session.commit()
         except BaseException:
-            self._outbox.forget_claims()
             if claimed and self._claim is not None:
                 # The commit may have happened anyway (the connection broke on the
                 # way back): rows claimed by a live process would wait forever.
                 self._claim.hand_back(claimed)
             raise
-        # What this transaction knew of its chats (and, on PostgreSQL, their locks)
-        # ended with it: the next one looks again.
-        self._outbox.forget_claims()
+        finally:
+            # What this transaction knew of its chats (and, on PostgreSQL, their
+            # locks) ended with it: the next one looks again.
+            self._outbox.forget_claims()
         if claimed and self._claim is not None:
             self._claim.adopt(claimed)
 

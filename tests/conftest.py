@@ -120,6 +120,16 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
+async def postgres_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated PostgreSQL database, for what only several processes on PostgreSQL
+    can show (mark the test ``NEEDS_POSTGRES``)."""
+    engine = create_engine(await fresh_database_url("postgresql", tmp_path))
+    await migrate.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'aduan.db'}"
 

@@ -33,6 +33,7 @@ from storage.schedule_queries import SqlScheduleQueries
 from storage.tables import CitizenRow, OutboxRow
 from storage.unit_of_work import SqlUnitOfWork
 from storage.workers import SqlWorkers, new_worker_id
+from tests.conftest import NEEDS_POSTGRES
 from tests.fakes.telegram_api import TINY_JPEG, FakeTelegram
 from tests.support.bot import ADMIN_CHAT_ID, FRAMEWORKS, TOKEN, framework_sender, running_bot
 from tests.support.core import Core, build_core
@@ -615,15 +616,16 @@ async def test_a_chat_with_more_queued_than_one_claim_takes_drains_without_waiti
     await d.close()
 
 
+@NEEDS_POSTGRES
 async def test_two_processes_writing_to_one_chat_at_once_never_both_send_to_it(
-    engine: AsyncEngine,
+    postgres_engine: AsyncEngine,
 ) -> None:
     """An officer's push (one process) and a citizen's reply (another) for the same chat,
     in transactions open at the same time: only one process may hold the chat's rows,
     or the chat gets the two processes' messages interleaved (a later commit's
     message overtaking an earlier one's) and twice its rate."""
-    if is_sqlite(str(engine.url)):
-        pytest.skip("SQLite has one writer: two transactions are never open at once")
+    # SQLite has one writer: two transactions are never open at once there.
+    engine = postgres_engine
     adopted: dict[str, list[OutboxItem]] = {"p1": [], "p2": []}
 
     def claiming(owner: str) -> Any:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations.core.domain import Citizen, Complaint, Dialogue, Draft, OutboxItem
 from conversations.core.lifecycle import Status
 from storage import migrate
-from storage.database import create_engine, session_factory
+from storage.database import session_factory
 from storage.unit_of_work import SqlUnitOfWork
-from tests.conftest import NEEDS_POSTGRES, fresh_database_url
+from tests.conftest import NEEDS_POSTGRES
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
@@ -114,20 +113,15 @@ async def test_tickets_are_unique_under_concurrent_submissions(engine: AsyncEngi
 
 @NEEDS_POSTGRES
 async def test_a_submission_does_not_wait_for_another_still_committing_on_postgresql(
-    tmp_path: Path,
+    postgres_engine: AsyncEngine,
 ) -> None:
     # Several processes on PostgreSQL (SQLite has one writer: submissions queue there).
-    engine = create_engine(await fresh_database_url("postgresql", tmp_path))
-    await migrate.upgrade(engine)
-    try:
-        async with uow_factory(engine) as slow, uow_factory(engine) as quick:
-            first = await slow.complaints.next_ticket("ADU", NOW)
-            # ``slow`` goes on writing its complaint; ``quick`` gets its number meanwhile.
-            second = await asyncio.wait_for(quick.complaints.next_ticket("ADU", NOW), timeout=5)
-            await quick.commit()
-            await slow.commit()
-    finally:
-        await engine.dispose()
+    async with uow_factory(postgres_engine) as slow, uow_factory(postgres_engine) as quick:
+        first = await slow.complaints.next_ticket("ADU", NOW)
+        # ``slow`` goes on writing its complaint; ``quick`` gets its number meanwhile.
+        second = await asyncio.wait_for(quick.complaints.next_ticket("ADU", NOW), timeout=5)
+        await quick.commit()
+        await slow.commit()
     assert (first, second) == ("ADU-2611-0001", "ADU-2611-0002")
 
 

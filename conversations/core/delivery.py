@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
+from conversations.core.batches import until_done
 from conversations.core.domain import OutboxItem
 from conversations.core.lanes import Lanes
 from conversations.core.observe import NoObserver, Observer
@@ -143,30 +144,31 @@ class Deliverer:
                 per_chat=PER_CHAT,
                 skip=[(channel, chat) for channel, chat in busy],
             )
-            by_lane: dict[str, list[OutboxItem]] = defaultdict(list)
-            for item in items:
-                by_lane[lane_of(item)].append(item)
-            for key, rows in by_lane.items():
-                if len(rows) >= PER_CHAT:
-                    # More may wait behind these: claim again once the lane runs dry,
-                    # rather than on the scheduler's next tick.
-                    self._refill.add(key)
-                refused = self.lanes.add(key, rows)
-                if refused:
-                    await self.queue.release(refused)
+            refused = self._into_lanes(items, refill=True)
+            if refused:
+                await self.queue.release(refused)
             return len(items)
 
     def adopt(self, items: list[OutboxItem]) -> None:
         """Send rows this process claimed as they were written, as if a claim round
         had picked them; rows a lane cannot take now are handed back."""
+        refused = self._into_lanes(items, refill=False)
+        if refused:
+            self.hand_back(refused)
+
+    def _into_lanes(self, items: list[OutboxItem], refill: bool) -> list[OutboxItem]:
+        """Start claimed rows in their chats' lanes; returns the rows a lane refused."""
         by_lane: dict[str, list[OutboxItem]] = defaultdict(list)
         for item in items:
             by_lane[lane_of(item)].append(item)
         refused: list[OutboxItem] = []
         for key, rows in by_lane.items():
+            if refill and len(rows) >= PER_CHAT:
+                # More may wait behind these: claim again once the lane runs dry,
+                # rather than on the scheduler's next tick.
+                self._refill.add(key)
             refused += self.lanes.add(key, rows)
-        if refused:
-            self.hand_back(refused)
+        return refused
 
     def hand_back(self, items: list[OutboxItem]) -> None:
         """Put claimed rows back in line (retried until the database takes it)."""
@@ -174,25 +176,14 @@ class Deliverer:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop: the rows' lease runs out, and a claim round takes them
-        task = loop.create_task(self._release_until_done(items))
+        task = loop.create_task(self._release(items))
         self._releasing.add(task)
         task.add_done_callback(self._releasing.discard)
 
-    async def _release_until_done(self, items: list[OutboxItem]) -> None:
-        pause = 0.5
-        while True:
-            try:
-                await self.queue.release(items)
-                break
-            except Exception as error:
-                log.warning(
-                    "outbox: cannot hand back %d rows (%s); retrying in %.0f s",
-                    len(items),
-                    type(error).__name__,
-                    pause,
-                )
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 30.0)
+    async def _release(self, items: list[OutboxItem]) -> None:
+        await until_done(
+            lambda: self.queue.release(items), "outbox", f"hand back {len(items)} rows", log
+        )
         self.wake()
 
     async def run_once(self) -> int:

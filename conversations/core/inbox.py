@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from conversations.core.batches import Batches, until_done
 from conversations.core.lanes import Lanes
 from conversations.core.messages import Inbound
 from conversations.core.observe import NoObserver, Observer
@@ -150,8 +151,9 @@ class Inbox:
         self.observer: Observer = observer or NoObserver()
         self.lanes: Lanes[InboxItem] = Lanes(self._apply, self._hand_back, concurrency)
         self._sweep_lock = asyncio.Lock()
-        self._waiting: list[tuple[Sequence[InboxEntry], asyncio.Future[None]]] = []
-        self._storing: asyncio.Task[None] | None = None
+        self._storing: Batches[InboxEntry, list[InboxItem]] = Batches(
+            self._store, self._start_applying
+        )
         self._background: set[asyncio.Task[int]] = set()
         self.handled = 0
         self.failed = 0
@@ -165,33 +167,18 @@ class Inbox:
         Calls that arrive while a store is under way (webhook requests, one update
         each) are stored together in the next transaction: one commit for many.
         """
-        if not entries:
-            return
-        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((entries, stored))
-        if self._storing is None or self._storing.done():
-            self._storing = asyncio.get_running_loop().create_task(self._store_waiting())
-        await stored
+        if entries:
+            await self._storing.add(entries)
 
-    async def _store_waiting(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            entries = [entry for group, _ in batch for entry in group]
-            try:
-                items = await self.store.ingest(entries, self.clock.now(), self.lease_seconds)
-            except Exception as error:
-                for _, stored in batch:
-                    if not stored.done():
-                        stored.set_exception(error)
-                continue
-            for _, stored in batch:
-                if not stored.done():
-                    stored.set_result(None)
-            try:
-                await self._take(items)
-            except Exception:
-                # Stored and claimed: a sweep takes them once their lease ends.
-                log.exception("inbox: could not start applying %d stored updates", len(items))
+    async def _store(self, entries: list[InboxEntry]) -> list[InboxItem]:
+        return await self.store.ingest(entries, self.clock.now(), self.lease_seconds)
+
+    async def _start_applying(self, items: list[InboxItem]) -> None:
+        try:
+            await self._take(items)
+        except Exception:
+            # Stored and claimed: a sweep takes them once their lease ends.
+            log.exception("inbox: could not start applying %d stored updates", len(items))
 
     async def sweep(self) -> int:
         """Claim what waits: other chats' turns, retries now due, a dead process's rows."""
@@ -218,9 +205,8 @@ class Inbox:
             await self.lanes.wait_idle()
 
     async def close(self, grace: float = 5.0) -> None:
-        if self._storing is not None:
-            # What was handed in is stored (or refused) before lanes close.
-            await asyncio.gather(self._storing, return_exceptions=True)
+        # What was handed in is stored (or refused) before lanes close.
+        await self._storing.finish()
         for task in list(self._background):
             task.cancel()
         await self.lanes.close(grace)
@@ -319,15 +305,4 @@ class Inbox:
         return True
 
     async def _until_stored(self, step: Callable[[], Awaitable[None]], what: str) -> None:
-        """Run a bookkeeping step, waiting for the database as long as it takes."""
-        pause = 0.5
-        while True:
-            try:
-                await step()
-                return
-            except Exception as error:
-                log.warning(
-                    "inbox: cannot %s (%s); retrying in %.0f s", what, type(error).__name__, pause
-                )
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 15.0)
+        await until_done(step, "inbox", what, log)
